@@ -1,0 +1,317 @@
+/* Running a pipeline: init every step, pull batches from the source and push
+ * them through the stages into the sinks, flush in order (a stage's held
+ * documents still flow through the steps after it), then commit the sinks.
+ * On any failure or interruption the sinks are finalised without a flush,
+ * so no output file is committed half-written. */
+#include "internal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+int tm__progress_active;
+
+static void on_signal(int sig)
+{
+    if (interrupted) {
+        /* a second signal: stop at once */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    interrupted = sig;
+}
+
+typedef struct run {
+    tm_pipeline *p;
+    const tm_run_opts *o;
+    tm_ctx *ctx;
+    void **state;
+    bool *inited;
+    int64_t docs_read, bytes_read, docs_written;
+    double t0, last_progress;
+    int exit_code;
+} run;
+
+static int exit_for(int rc)
+{
+    switch (rc) {
+    case TM_ECONFIG: return TM_EXIT_CONFIG;
+    case TM_EINPUT: return TM_EXIT_INPUT;
+    case TM_ENOMEM: return TM_EXIT_INTERNAL;
+    default: return TM_EXIT_STAGE;
+    }
+}
+
+static void report_failure(run *r, size_t i, const char *when, int rc)
+{
+    tm_ctx *c = &r->ctx[i];
+    tm__log(TM_LOG_ERROR, NULL, "%s '%s' (%s) failed %s: %s", tm__role_name(c->step->role),
+            c->step->name, c->step->plugin.desc->name, when,
+            c->error ? c->error : rc == TM_ENOMEM ? "out of memory" : "no reason given");
+    if (!r->exit_code)
+        r->exit_code = exit_for(rc);
+}
+
+static void progress(run *r, bool force)
+{
+    if (!r->o->progress)
+        return;
+    double now = tm__now();
+    if (!force && now - r->last_progress < 0.1)
+        return;
+    r->last_progress = now;
+    double mb = (double)r->bytes_read / 1e6, dt = now - r->t0;
+    int64_t dropped = 0;
+    for (size_t i = 0; i < r->p->n_steps; i++)
+        for (size_t k = 0; k < r->ctx[i].n_drops; k++)
+            dropped += r->ctx[i].drops[k].n;
+    fprintf(stderr, "\r%lld docs  %.1f MB  %.1f MB/s  %lld dropped\x1b[K",
+            (long long)r->docs_read, mb, dt > 0 ? mb / dt : 0.0, (long long)dropped);
+    tm__progress_active = 1;
+}
+
+/* Pushes a batch through steps [from, n). Frees its documents. */
+static int push(run *r, tm_batch *b, size_t from)
+{
+    for (size_t i = from; i < r->p->n_steps && b->n; i++) {
+        tm_ctx *c = &r->ctx[i];
+        const tm_plugin *d = c->step->plugin.desc;
+        c->docs_in += (int64_t)b->n;
+        for (size_t k = 0; k < b->n; k++)
+            c->bytes_in += (int64_t)b->docs[k]->text_len;
+        c->batch = b;
+        double t = tm__now();
+        int rc = d->process(r->state[i], c, b);
+        c->seconds += tm__now() - t;
+        c->batch = NULL;
+        if (d->role == TM_ROLE_SINK) {
+            /* every sink sees the same documents; they are freed after the last */
+            for (size_t k = 0; k < c->n_pending; k++)
+                tm__doc_free(c->pending[k].doc);
+            c->n_pending = 0;
+        } else {
+            tm__ctx_settle(c, b);
+        }
+        if (rc < 0) {
+            report_failure(r, i, "while processing", rc);
+            break;
+        }
+        c->docs_out += (int64_t)b->n;
+        for (size_t k = 0; k < b->n; k++)
+            c->bytes_out += (int64_t)b->docs[k]->text_len;
+        if (d->role == TM_ROLE_SINK && i + 1 == r->p->n_steps)
+            r->docs_written += (int64_t)b->n;
+    }
+    for (size_t k = 0; k < b->n; k++)
+        tm__doc_free(b->docs[k]);
+    free(b->docs);
+    b->docs = NULL;
+    b->n = 0;
+    return r->exit_code ? -1 : 0;
+}
+
+static int init_all(run *r)
+{
+    for (size_t i = 0; i < r->p->n_steps; i++) {
+        tm_step *s = &r->p->steps[i];
+        tm__ctx_init(&r->ctx[i], r->p, s);
+        const tm_plugin *d = s->plugin.desc;
+        if (!d->init)
+            continue;
+        int rc = d->init(&r->ctx[i], &tm__host, s->config, &r->state[i]);
+        if (rc < 0) {
+            report_failure(r, i, "to start", rc);
+            return -1;
+        }
+        r->inited[i] = true;
+    }
+    return 0;
+}
+
+static void fini_all(run *r)
+{
+    for (size_t i = r->p->n_steps; i-- > 0;) {
+        const tm_plugin *d = r->p->steps[i].plugin.desc;
+        if (r->inited[i] && d->fini)
+            d->fini(r->state[i]);
+        r->inited[i] = false;
+    }
+}
+
+static void print_stats(run *r)
+{
+    fprintf(stderr, "%-24s %-10s %10s %10s %10s %9s\n", "step", "plugin", "in", "out",
+            "dropped", "seconds");
+    for (size_t i = 0; i < r->p->n_steps; i++) {
+        tm_ctx *c = &r->ctx[i];
+        int64_t dropped = 0;
+        for (size_t k = 0; k < c->n_drops; k++)
+            dropped += c->drops[k].n;
+        char label[64];
+        snprintf(label, sizeof label, "%s (%s)", c->step->name, tm__role_name(c->step->role));
+        if (c->step->role == TM_ROLE_SOURCE)
+            fprintf(stderr, "%-24s %-10s %10s %10lld %10lld %9.3f\n", label,
+                    c->step->plugin.desc->name, "-", (long long)c->docs_out,
+                    (long long)(c->utf8_rejected), c->seconds);
+        else
+            fprintf(stderr, "%-24s %-10s %10lld %10lld %10lld %9.3f\n", label,
+                    c->step->plugin.desc->name, (long long)c->docs_in, (long long)c->docs_out,
+                    (long long)dropped, c->seconds);
+        for (size_t k = 0; k < c->n_drops; k++)
+            fprintf(stderr, "    dropped %-20s %lld\n", c->drops[k].name,
+                    (long long)c->drops[k].n);
+        if (c->utf8_repaired)
+            fprintf(stderr, "    utf8 repaired         %lld\n", (long long)c->utf8_repaired);
+        for (size_t k = 0; k < c->n_counters; k++)
+            fprintf(stderr, "    %-28s %lld\n", c->counters[k].name,
+                    (long long)c->counters[k].n);
+    }
+}
+
+int tm__run(tm_pipeline *p, const tm_run_opts *o)
+{
+    run r = {.p = p, .o = o};
+    r.ctx = tm__xcalloc(p->n_steps, sizeof *r.ctx);
+    r.state = tm__xcalloc(p->n_steps, sizeof *r.state);
+    r.inited = tm__xcalloc(p->n_steps, sizeof *r.inited);
+    r.t0 = tm__now();
+    interrupted = 0;
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    if (init_all(&r) != 0)
+        goto done;
+
+    tm_ctx *sc = &r.ctx[0];
+    const tm_plugin *src = p->steps[0].plugin.desc;
+    bool more = true;
+    while (more && !interrupted) {
+        tm_batch b = {NULL, 0, (size_t)p->batch_bytes};
+        sc->batch = &b;
+        sc->emitted_bytes = 0;
+        double t = tm__now();
+        int rc = src->process(r.state[0], sc, &b);
+        sc->seconds += tm__now() - t;
+        sc->batch = NULL;
+        tm__ctx_settle(sc, &b);
+        if (o->limit > 0 && r.docs_read + (int64_t)b.n >= o->limit) {
+            size_t keep = (size_t)(o->limit - r.docs_read);
+            for (size_t k = keep; k < b.n; k++)
+                tm__doc_free(b.docs[k]);
+            b.n = keep;
+            more = false;
+        }
+        r.docs_read += (int64_t)b.n;
+        sc->docs_out += (int64_t)b.n;
+        for (size_t k = 0; k < b.n; k++) {
+            r.bytes_read += (int64_t)b.docs[k]->text_len;
+            sc->bytes_out += (int64_t)b.docs[k]->text_len;
+        }
+        if (sc->utf8_failed && !r.exit_code)
+            r.exit_code = TM_EXIT_INPUT;
+        if (rc < 0)
+            report_failure(&r, 0, "while reading", rc);
+        if (r.exit_code) {
+            for (size_t k = 0; k < b.n; k++)
+                tm__doc_free(b.docs[k]);
+            free(b.docs);
+            goto done;
+        }
+        if (rc == TM_END)
+            more = false;
+        if (push(&r, &b, 1) != 0)
+            goto done;
+        progress(&r, false);
+    }
+    if (interrupted)
+        goto done;
+    if (r.docs_read == 0) {
+        tm__log(TM_LOG_ERROR, NULL, "%s: no input: source '%s' read no documents",
+                p->file, p->steps[0].name);
+        r.exit_code = TM_EXIT_INPUT;
+        goto done;
+    }
+    /* flush in order: what a stage releases flows through the rest */
+    for (size_t i = 1; i < p->n_steps; i++) {
+        tm_ctx *c = &r.ctx[i];
+        const tm_plugin *d = p->steps[i].plugin.desc;
+        if (!d->flush)
+            continue;
+        tm_batch b = {NULL, 0, (size_t)p->batch_bytes};
+        c->batch = &b;
+        double t = tm__now();
+        int rc = d->flush(r.state[i], c);
+        c->seconds += tm__now() - t;
+        c->batch = NULL;
+        tm__ctx_settle(c, &b);
+        c->docs_out += (int64_t)b.n;
+        if (rc < 0) {
+            report_failure(&r, i, d->role == TM_ROLE_SINK ? "to commit its output" : "to flush",
+                           rc);
+            for (size_t k = 0; k < b.n; k++)
+                tm__doc_free(b.docs[k]);
+            free(b.docs);
+            goto done;
+        }
+        if (push(&r, &b, i + 1) != 0)
+            goto done;
+    }
+
+done:
+    fini_all(&r);
+    if (tm__progress_active) {
+        fputs("\r\x1b[K", stderr);
+        tm__progress_active = 0;
+    }
+    if (interrupted && !r.exit_code) {
+        tm__log(TM_LOG_ERROR, NULL, "interrupted by %s; no output was committed",
+                interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+        r.exit_code = TM_EXIT_INTERRUPTED;
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    double dt = tm__now() - r.t0;
+    if (o->stats)
+        print_stats(&r);
+    if (!o->quiet || r.exit_code) {
+        int64_t dropped = 0;
+        for (size_t i = 0; i < p->n_steps; i++)
+            for (size_t k = 0; k < r.ctx[i].n_drops; k++)
+                dropped += r.ctx[i].drops[k].n;
+        double mb = (double)r.bytes_read / 1e6;
+        tm__log(r.exit_code ? TM_LOG_ERROR : TM_LOG_INFO, NULL,
+                "%s: %s: %lld documents read, %lld written, %lld dropped; %.2f MB in %.2f s "
+                "(%.1f MB/s)",
+                p->name, r.exit_code ? "failed" : "done", (long long)r.docs_read,
+                (long long)r.docs_written, (long long)dropped, mb, dt, dt > 0 ? mb / dt : 0.0);
+    }
+    for (size_t i = 0; i < p->n_steps; i++)
+        tm__ctx_free(&r.ctx[i]);
+    free(r.ctx);
+    free(r.state);
+    free(r.inited);
+    return r.exit_code;
+}
+
+int tm__check(tm_pipeline *p)
+{
+    run r = {.p = p};
+    tm_run_opts o = {0};
+    r.o = &o;
+    r.ctx = tm__xcalloc(p->n_steps, sizeof *r.ctx);
+    r.state = tm__xcalloc(p->n_steps, sizeof *r.state);
+    r.inited = tm__xcalloc(p->n_steps, sizeof *r.inited);
+    init_all(&r);
+    fini_all(&r);
+    for (size_t i = 0; i < p->n_steps; i++)
+        tm__ctx_free(&r.ctx[i]);
+    free(r.ctx);
+    free(r.state);
+    free(r.inited);
+    return r.exit_code;
+}

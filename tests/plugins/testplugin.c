@@ -1,0 +1,85 @@
+/* One source file, many deliberately broken plugins (selected by TP_*
+ * macros) for the loader's refusal tests, plus one sound stage ("ok"). */
+#include "textmill/plugin.h"
+
+#include <string.h>
+
+/* the no_desc variant references none of these */
+#define UNUSED __attribute__((unused))
+
+UNUSED static int init(tm_ctx *ctx, const tm_host *host, const void *cfg, void **out)
+{
+    (void)cfg;
+#ifdef TP_INIT_FAILS
+    (void)out;
+    return host->error(ctx, "the model file is missing");
+#else
+    (void)ctx;
+    *out = (void *)host;
+    return TM_OK;
+#endif
+}
+
+UNUSED static int process(void *st, tm_ctx *ctx, tm_batch *b)
+{
+    const tm_host *host = st;
+    (void)b;
+#ifdef TP_PROCESS_FAILS
+    return host->error(ctx, "cannot process document %s", b->n ? b->docs[0]->id : "?");
+#else
+    (void)host;
+    (void)ctx;
+    return TM_OK;
+#endif
+}
+
+typedef struct config {
+    int64_t level;
+} config;
+UNUSED static const tm_option options[] = {
+    {.name = "level", .type = TM_OPT_INT, .def = "1", .offset = offsetof(config, level),
+     .help = "A level."},
+    TM_OPTIONS_END};
+
+#ifdef TP_NEEDS_TITLE
+UNUSED static const char *const reads[] = {"text", "meta.title", NULL};
+#else
+UNUSED static const char *const reads[] = {"text", "?meta.title", NULL};
+#endif
+
+#ifndef TP_NO_DESC
+TM_EXPORT const tm_plugin tm_plugin_descriptor = {
+#if defined(TP_BAD_MAJOR)
+    .abi_major = TM_ABI_MAJOR + 1,
+#else
+    .abi_major = TM_ABI_MAJOR,
+#endif
+#if defined(TP_NEWER_MINOR)
+    .abi_minor = TM_ABI_MINOR + 3,
+#else
+    .abi_minor = TM_ABI_MINOR,
+#endif
+#if defined(TP_SMALL_DESC)
+    .size = 16,
+#else
+    .size = sizeof(tm_plugin),
+#endif
+#if defined(TP_BAD_SIG)
+    .build_signature = TM_BUILD_SIGNATURE ^ 0xffu,
+#else
+    .build_signature = TM_BUILD_SIGNATURE,
+#endif
+    .name = "testplug",
+    .version = "0.0.1",
+    .license = "MIT",
+    .summary = "A plugin for the loader's tests.",
+    .role = TM_ROLE_STAGE,
+    .options = options,
+    .config_size = sizeof(config),
+    .reads = reads,
+    .init = init,
+    .process = process,
+};
+#else
+TM_EXPORT int not_a_descriptor = 1;
+#endif
