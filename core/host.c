@@ -220,7 +220,8 @@ static int h_annotate(tm_ctx *ctx, tm_doc *doc, const tm_annotation *a)
     if (a->end > doc->text_len || a->start > a->end || !on_boundary(doc, a->start) ||
         !on_boundary(doc, a->end))
         return TM_EINVAL;
-    return tm__doc_annotate(doc, a, ctx->step->name);
+    /* a stage name carried by the annotation (read back from JSONL) is kept */
+    return tm__doc_annotate(doc, a, a->stage && *a->stage ? a->stage : ctx->step->name);
 }
 
 static int h_replace_text(tm_ctx *ctx, tm_doc *doc, const char *text, size_t len,

@@ -86,7 +86,7 @@ static void test_errors(void **st)
                "name: a}\n" SINK,
                ":5:5: two steps are named 'a' (names must be unique)");
     expect_err("version: 1\n" SRC "stages:\n  - {use: filter, with: [1]}\n" SINK,
-               ":4:29: 'with' must be a mapping of the plugin's options");
+               ":4:25: 'with' must be a mapping of the plugin's options");
 }
 
 static void test_overrides(void **st)

@@ -98,7 +98,7 @@ typedef struct tm_annotation {
     const char *label;     /* the covered text or a label; may be NULL */
     const char *canonical; /* canonical name; may be NULL */
     const char *id;        /* external identifier (e.g. a Wikidata QID); may be NULL */
-    const char *stage;     /* instance name of the producing stage (set by the host) */
+    const char *stage;     /* producing stage; NULL lets the host set the instance name */
     double score;          /* confidence in [0,1]; negative when unknown */
     const char *extra;     /* further fields as a compact JSON object, or NULL */
 } tm_annotation;
@@ -218,7 +218,8 @@ typedef struct tm_host {
      * word counted in the run summary ("too_short", "duplicate"). */
     int (*drop)(tm_ctx *ctx, tm_doc *doc, const char *reason);
 
-    /* Adds an annotation (copied; `stage` is set by the host). */
+    /* Adds an annotation (copied). A NULL `stage` becomes this instance's name.
+     * TM_EINVAL if the span is outside the text or not on UTF-8 boundaries. */
     int (*annotate)(tm_ctx *ctx, tm_doc *doc, const tm_annotation *a);
 
     /* Replaces the text. `edits` maps old offsets to new ones (see tm_edit);

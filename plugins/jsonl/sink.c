@@ -1,0 +1,507 @@
+/* sink `jsonl`: writes every document as one line of compact JSON, plain,
+ * gzip or zstd. Output goes to a temporary file beside the target and is
+ * renamed into place only by flush(), after an fsync, so a failed or
+ * interrupted run never leaves a half-written file (nor the temporary one). */
+#include "jsonio.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+enum { COMP_AUTO, COMP_NONE, COMP_GZIP, COMP_ZSTD };
+
+typedef struct config {
+    char *path;
+    int compression;
+    int64_t level;
+} config;
+
+static const tm_option options[] = {
+    {.name = "path", .type = TM_OPT_STRING, .offset = offsetof(config, path), .required = 1,
+     .help = "The output file, e.g. out/articles.jsonl.zst. Missing parent directories are "
+             "created; the file appears only when the run succeeds."},
+    {.name = "compression", .type = TM_OPT_ENUM, .choices = "auto|none|gzip|zstd",
+     .def = "auto", .offset = offsetof(config, compression),
+     .help = "Compression of the output: auto chooses gzip for a path ending in .gz, zstd "
+             "for .zst, and none otherwise."},
+    {.name = "level", .type = TM_OPT_INT, .def = "0", .offset = offsetof(config, level),
+     .min = 0, .max = 19,
+     .help = "Compression level: 0 is the library default (gzip 6, zstd 3); gzip takes "
+             "1..9, zstd 1..19. Ignored without compression."},
+    TM_OPTIONS_END};
+
+/* 1 MiB of JSON per write (or per compressor call) keeps system calls rare. */
+#define OUT_CAP ((size_t)1024 * 1024)
+#define ZOUT_CAP ((size_t)256 * 1024)
+
+typedef struct state {
+    const tm_host *host;
+    const config *cfg;
+    int comp; /* COMP_NONE, COMP_GZIP or COMP_ZSTD */
+
+    bool opened, committed;
+    char *tmp; /* the temporary file, once created */
+    int fd;
+    jio_buf out; /* JSON text; drains into the compressor or the file */
+    unsigned char *zout;
+    z_stream z;
+    bool z_live;
+    ZSTD_CCtx *zc;
+
+    /* why the last write failed; drain() has no ctx to report it with */
+    char why[512];
+} state;
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* init validates only: `textmill check` runs it, so it creates nothing. */
+static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
+{
+    const config *cfg = cfgp;
+    if (!cfg->path) /* required, so the host has refused this already */
+        return host->error(ctx, "path: not set"), TM_ECONFIG;
+    int comp = cfg->compression;
+    if (comp == COMP_AUTO)
+        comp = ends_with(cfg->path, ".gz")    ? COMP_GZIP
+               : ends_with(cfg->path, ".zst") ? COMP_ZSTD
+                                              : COMP_NONE;
+    if (comp == COMP_GZIP && cfg->level > 9)
+        return host->error(ctx, "level: %lld is out of range for gzip (1..9, or 0 for the "
+                                "default)",
+                           (long long)cfg->level),
+               TM_ECONFIG;
+    if (!*base_name(cfg->path))
+        return host->error(ctx, "path: '%s' names a directory, not a file", cfg->path),
+               TM_ECONFIG;
+    struct stat sb;
+    if (stat(cfg->path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return host->error(ctx, "path: '%s' is a directory", cfg->path), TM_ECONFIG;
+
+    state *s = host->alloc(sizeof *s);
+    if (!s)
+        return TM_ENOMEM;
+    memset(s, 0, sizeof *s);
+    s->host = host;
+    s->cfg = cfg;
+    s->comp = comp;
+    s->fd = -1;
+    *out = s;
+    return TM_OK;
+}
+
+/* ---- writing bytes --------------------------------------------------------------- */
+
+static int write_all(state *s, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(s->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            snprintf(s->why, sizeof s->why, "%s: cannot write: %s", s->cfg->path,
+                     strerror(errno));
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Passes data through the compressor to the file; `finish` ends the
+ * compressed stream (data may then be empty). */
+static int emit(state *s, const char *data, size_t n, bool finish)
+{
+    if (s->comp == COMP_GZIP) {
+        z_stream *z = &s->z;
+        z->next_in = (Bytef *)data;
+        z->avail_in = (uInt)n;
+        int zr;
+        do {
+            z->next_out = s->zout;
+            z->avail_out = (uInt)ZOUT_CAP;
+            zr = deflate(z, finish ? Z_FINISH : Z_NO_FLUSH);
+            if (zr == Z_STREAM_ERROR) {
+                snprintf(s->why, sizeof s->why, "%s: gzip compression failed", s->cfg->path);
+                return -1;
+            }
+            if (write_all(s, s->zout, ZOUT_CAP - z->avail_out) != 0)
+                return -1;
+        } while (z->avail_out == 0); /* a full output buffer: there may be more */
+        return 0;
+    }
+    if (s->comp == COMP_ZSTD) {
+        ZSTD_inBuffer in = {data, n, 0};
+        for (;;) {
+            ZSTD_outBuffer o = {s->zout, ZOUT_CAP, 0};
+            size_t r = ZSTD_compressStream2(s->zc, &o, &in, finish ? ZSTD_e_end : ZSTD_e_continue);
+            if (ZSTD_isError(r)) {
+                snprintf(s->why, sizeof s->why, "%s: zstd compression failed: %s", s->cfg->path,
+                         ZSTD_getErrorName(r));
+                return -1;
+            }
+            if (write_all(s, s->zout, o.pos) != 0)
+                return -1;
+            /* e_end is done when nothing is left to flush (r == 0) */
+            if (finish ? r == 0 : in.pos == in.size)
+                return 0;
+        }
+    }
+    return write_all(s, data, n);
+}
+
+static int drain(jio_buf *b)
+{
+    state *s = b->arg;
+    int rc = emit(s, b->data, b->len, false);
+    b->len = 0;
+    return rc;
+}
+
+/* mkdir -p: creates every missing directory of `dir`, prefix by prefix. */
+static int make_dirs(state *s, tm_ctx *ctx, char *dir)
+{
+    for (char *p = dir + 1;; p++) {
+        if (*p && *p != '/')
+            continue;
+        char c = *p;
+        if (p[-1] != '/') { /* "a//b" has an empty component */
+            *p = 0;
+            if (mkdir(dir, 0777) != 0 && errno != EEXIST) { /* the umask narrows 0777 */
+                int e = errno;
+                s->host->error(ctx, "%s: cannot create the directory %s: %s", s->cfg->path,
+                               dir, strerror(e));
+                *p = c;
+                return TM_ERR;
+            }
+            *p = c;
+        }
+        if (!c)
+            return TM_OK;
+    }
+}
+
+/* Creates the directories, the temporary file and the compressor. Called
+ * by the first process() or, when no document ever came, by flush(). */
+static int open_output(state *s, tm_ctx *ctx)
+{
+    const tm_host *h = s->host;
+    const char *path = s->cfg->path, *base = base_name(path);
+    size_t dir_n = (size_t)(base - path); /* with its trailing '/' */
+    s->opened = true;
+
+    if (dir_n > 1) {
+        char *dir = h->alloc(dir_n);
+        if (!dir)
+            return TM_ENOMEM;
+        memcpy(dir, path, dir_n - 1);
+        dir[dir_n - 1] = 0;
+        int rc = make_dirs(s, ctx, dir);
+        h->free(dir);
+        if (rc != TM_OK)
+            return rc;
+    }
+
+    /* the temporary file sits beside the target, so rename() stays within
+     * one file system and is atomic */
+    static const char suffix[] = ".tmp.XXXXXX";
+    size_t n = dir_n + 1 + strlen(base) + sizeof suffix;
+    s->tmp = h->alloc(n);
+    if (!s->tmp)
+        return TM_ENOMEM;
+    snprintf(s->tmp, n, "%.*s.%s%s", (int)dir_n, path, base, suffix);
+    s->fd = mkstemp(s->tmp);
+    if (s->fd < 0) {
+        int e = errno;
+        h->error(ctx, "%s: cannot create the temporary file %s: %s", path, s->tmp, strerror(e));
+        h->free(s->tmp);
+        s->tmp = NULL;
+        return TM_ERR;
+    }
+    fcntl(s->fd, F_SETFD, FD_CLOEXEC);
+    /* mkstemp makes the file private (0600); the output is an ordinary file */
+    fchmod(s->fd, 0644);
+
+    if (jio_buf_init(&s->out, h, OUT_CAP, drain, s) != TM_OK)
+        return TM_ENOMEM;
+    if (s->comp == COMP_NONE)
+        return TM_OK;
+    if (!(s->zout = h->alloc(ZOUT_CAP)))
+        return TM_ENOMEM;
+    int level = (int)s->cfg->level;
+    if (s->comp == COMP_GZIP) {
+        /* 16 + MAX_WBITS: a gzip header and trailer, as gzip(1) reads */
+        if (deflateInit2(&s->z, level ? level : Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+                         16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            return TM_ENOMEM;
+        s->z_live = true;
+        return TM_OK;
+    }
+    if (!(s->zc = ZSTD_createCCtx()))
+        return TM_ENOMEM;
+    /* a content checksum lets readers detect corruption */
+    if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1)) ||
+        (level && ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, level))))
+        return h->error(ctx, "%s: cannot set up zstd at level %d", path, level);
+    return TM_OK;
+}
+
+/* ---- writing documents ------------------------------------------------------------ */
+
+/* The metadata every line carries, in this order, null when absent. */
+static const char *const std_meta[] = {"title",  "author", "date",   "url",
+                                       "source", "lang",   "parent", "file"};
+#define N_STD_META (sizeof std_meta / sizeof *std_meta)
+
+/* The annotation keys the sink writes itself; `extra` cannot override them. */
+static const char *const ann_keys[] = {"start", "end",   "type",  "label",
+                                       "canonical", "score", "stage", "id"};
+
+static bool in_list(const char *key, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(key, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static void put_meta_value(jio_buf *b, const tm_meta *m)
+{
+    if (m->type == TM_META_NULL || !m->value)
+        jio_puts(b, "null");
+    else if (m->type == TM_META_STRING)
+        jio_put_string(b, m->value, m->len);
+    else /* NUMBER, BOOL and JSON hold JSON text (checked by the host) */
+        jio_put_json(b, m->value, m->len);
+}
+
+static void put_opt_string(jio_buf *b, const char *s)
+{
+    if (s)
+        jio_put_string(b, s, strlen(s));
+    else
+        jio_puts(b, "null");
+}
+
+/* Merges the members of an annotation's `extra` object into the one being
+ * written. Other plugins fill `extra`, so it is checked rather than
+ * trusted: a value that is not a JSON object is left out with a warning. */
+static void put_extra(state *s, tm_ctx *ctx, jio_buf *b, const char *extra)
+{
+    size_t n = strlen(extra);
+    cJSON *o = cJSON_ParseWithOpts(extra, NULL, 1); /* 1: nothing may follow */
+    if (!cJSON_IsObject(o)) {
+        s->host->log(ctx, TM_LOG_WARN, "an annotation's extra is not a JSON object; left out");
+        s->host->count(ctx, "invalid_extra", 1);
+        cJSON_Delete(o);
+        return;
+    }
+    jio_iter it;
+    jio_obj_begin(&it, extra, extra + n);
+    for (const cJSON *m = o->child; m; m = m->next) {
+        const char *raw = NULL;
+        size_t raw_n = 0;
+        if (!jio_obj_next(&it, &raw, &raw_n))
+            raw = NULL;
+        if (in_list(m->string, ann_keys, sizeof ann_keys / sizeof *ann_keys))
+            continue;
+        jio_putc(b, ',');
+        jio_put_string(b, m->string, strlen(m->string));
+        jio_putc(b, ':');
+        if (raw && (!cJSON_IsNumber(m) || jio_is_number(raw, raw_n))) {
+            jio_put_json(b, raw, raw_n);
+        } else if (cJSON_IsNumber(m) && isfinite(m->valuedouble)) {
+            /* a number form strict readers refuse ("+1", "01") */
+            char num[40];
+            snprintf(num, sizeof num, "%.17g", m->valuedouble);
+            jio_puts(b, num);
+        } else {
+            jio_puts(b, "null");
+        }
+    }
+    cJSON_Delete(o);
+}
+
+static void put_annotation(state *s, tm_ctx *ctx, jio_buf *b, const tm_annotation *a)
+{
+    char num[64];
+    snprintf(num, sizeof num, "{\"start\":%zu,\"end\":%zu,\"type\":", a->start, a->end);
+    jio_puts(b, num);
+    put_opt_string(b, a->type);
+    jio_puts(b, ",\"label\":");
+    put_opt_string(b, a->label);
+    jio_puts(b, ",\"canonical\":");
+    put_opt_string(b, a->canonical);
+    jio_puts(b, ",\"score\":");
+    if (a->score >= 0 && isfinite(a->score)) {
+        snprintf(num, sizeof num, "%.6g", a->score);
+        jio_puts(b, num);
+    } else {
+        jio_puts(b, "null"); /* negative: unknown */
+    }
+    jio_puts(b, ",\"stage\":");
+    put_opt_string(b, a->stage);
+    if (a->id) {
+        jio_puts(b, ",\"id\":");
+        jio_put_string(b, a->id, strlen(a->id));
+    }
+    if (a->extra)
+        put_extra(s, ctx, b, a->extra);
+    jio_putc(b, '}');
+}
+
+/* One document as one line:
+ * {"id":..,"text":..,"meta":{<standard keys>,<the rest>},"annotations":[..]} */
+static void put_doc(state *s, tm_ctx *ctx, const tm_doc *d)
+{
+    jio_buf *b = &s->out;
+    jio_puts(b, "{\"id\":");
+    jio_put_string(b, d->id, d->id_len);
+    jio_puts(b, ",\"text\":");
+    jio_put_string(b, d->text, d->text_len);
+    jio_puts(b, ",\"meta\":{");
+    for (size_t i = 0; i < N_STD_META; i++) {
+        if (i)
+            jio_putc(b, ',');
+        jio_putc(b, '"');
+        jio_puts(b, std_meta[i]);
+        jio_puts(b, "\":");
+        const tm_meta *m = NULL;
+        for (size_t k = 0; k < d->n_meta && !m; k++)
+            if (strcmp(d->meta[k].key, std_meta[i]) == 0)
+                m = &d->meta[k];
+        if (m)
+            put_meta_value(b, m);
+        else
+            jio_puts(b, "null");
+    }
+    for (size_t k = 0; k < d->n_meta; k++) {
+        const tm_meta *m = &d->meta[k];
+        if (in_list(m->key, std_meta, N_STD_META))
+            continue;
+        jio_putc(b, ',');
+        jio_put_string(b, m->key, strlen(m->key));
+        jio_putc(b, ':');
+        put_meta_value(b, m);
+    }
+    jio_puts(b, "},\"annotations\":[");
+    for (size_t k = 0; k < d->n_annotations; k++) {
+        if (k)
+            jio_putc(b, ',');
+        put_annotation(s, ctx, b, &d->annotations[k]);
+    }
+    jio_puts(b, "]}\n");
+}
+
+/* Reports a failed write (drain() left the reason) or a failed allocation. */
+static int write_failed(state *s, tm_ctx *ctx)
+{
+    if (s->why[0])
+        return s->host->error(ctx, "%s", s->why);
+    return s->host->error(ctx, "%s: out of memory while writing", s->cfg->path);
+}
+
+/* ---- the callbacks --------------------------------------------------------------- */
+
+static int process(void *st, tm_ctx *ctx, tm_batch *batch)
+{
+    state *s = st;
+    if (!s->opened) {
+        int rc = open_output(s, ctx);
+        if (rc != TM_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < batch->n; i++) {
+        put_doc(s, ctx, batch->docs[i]);
+        if (s->out.failed)
+            return write_failed(s, ctx);
+    }
+    return TM_OK;
+}
+
+/* Commits: finish the stream, fsync, rename over the target, fsync the
+ * directory so that the rename itself survives a crash. */
+static int flush(void *st, tm_ctx *ctx)
+{
+    state *s = st;
+    const tm_host *h = s->host;
+    const char *path = s->cfg->path;
+    if (!s->opened) { /* no document at all: still an (empty) output file */
+        int rc = open_output(s, ctx);
+        if (rc != TM_OK)
+            return rc;
+    }
+    if (s->out.failed || drain(&s->out) != 0 ||
+        (s->comp != COMP_NONE && emit(s, NULL, 0, true) != 0))
+        return write_failed(s, ctx);
+    if (fsync(s->fd) != 0)
+        return h->error(ctx, "%s: cannot write (fsync): %s", path, strerror(errno));
+    int rc = close(s->fd);
+    s->fd = -1;
+    if (rc != 0)
+        return h->error(ctx, "%s: cannot write (close): %s", path, strerror(errno));
+    if (rename(s->tmp, path) != 0)
+        return h->error(ctx, "%s: cannot move %s into place: %s", path, s->tmp, strerror(errno));
+    s->committed = true;
+
+    const char *base = base_name(path);
+    size_t dir_n = (size_t)(base - path);
+    char *dir = h->alloc(dir_n + 2);
+    if (!dir)
+        return TM_ENOMEM;
+    if (dir_n)
+        snprintf(dir, dir_n + 2, "%.*s", (int)(dir_n > 1 ? dir_n - 1 : 1), path);
+    else
+        strcpy(dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rc = TM_OK;
+    /* some file systems cannot sync a directory (EINVAL); nothing to do then */
+    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL))
+        rc = h->error(ctx, "%s: cannot sync the directory %s: %s", path, dir, strerror(errno));
+    if (dfd >= 0)
+        close(dfd);
+    h->free(dir);
+    return rc;
+}
+
+static void fini(void *st)
+{
+    state *s = st;
+    const tm_host *h = s->host;
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->tmp && !s->committed)
+        unlink(s->tmp); /* never leave a partial output behind */
+    if (s->z_live)
+        deflateEnd(&s->z);
+    ZSTD_freeCCtx(s->zc);
+    jio_buf_free(&s->out);
+    h->free(s->zout);
+    h->free(s->tmp);
+    h->free(s);
+}
+
+TM_PLUGIN_DEFINE(.name = "jsonl", .version = "1.0.0", .license = "MIT",
+                 .summary = "Writes documents as JSON Lines (plain, gzip or zstd), atomically.",
+                 .role = TM_ROLE_SINK, .caps = 0, .options = options,
+                 .config_size = sizeof(config), .reads = NULL, .writes = NULL, .init = init,
+                 .process = process, .flush = flush, .fini = fini);

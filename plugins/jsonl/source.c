@@ -1,0 +1,957 @@
+/* source `jsonl`: reads JSON Lines files (plain, gzip or zstd, told apart by
+ * their first bytes), one document per line. The id, text and metadata come
+ * from configurable fields; every other top-level field becomes metadata,
+ * and "annotations" are read back in the shape the jsonl sink writes. */
+#include "jsonio.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+typedef struct config {
+    tm_strlist paths;
+    char *id_field, *text_field, *meta_field;
+} config;
+
+static const tm_option options[] = {
+    {.name = "paths", .type = TM_OPT_LIST, .offset = offsetof(config, paths), .required = 1,
+     .help = "Glob patterns of the JSONL files to read, e.g. [\"in/*.jsonl.gz\"]; files are "
+             "read in sorted order, each once. A pattern without wildcards must name an "
+             "existing file; a wildcard pattern that matches nothing is only a warning."},
+    {.name = "id_field", .type = TM_OPT_STRING, .def = "id", .offset = offsetof(config, id_field),
+     .help = "Field holding the document id (a string or a number). Without it the id is "
+             "FILE:LINE, FILE being the file name without .jsonl/.gz/.zst."},
+    {.name = "text_field", .type = TM_OPT_STRING, .def = "text",
+     .offset = offsetof(config, text_field),
+     .help = "Field holding the document text (a string); a line without it is an input "
+             "error."},
+    {.name = "meta_field", .type = TM_OPT_STRING, .def = "meta",
+     .offset = offsetof(config, meta_field),
+     .help = "Field holding an object whose keys become metadata. Other top-level fields "
+             "become metadata too, unless this object has the same key."},
+    TM_OPTIONS_END};
+
+/* Buffer sizes: large enough that read(2) and the decompressors run in big
+ * steps, small enough not to matter per instance. */
+#define IN_CAP ((size_t)256 * 1024)
+#define DEC_CAP ((size_t)256 * 1024)
+#define LINE_MIN_CAP ((size_t)64 * 1024)
+
+typedef enum { FMT_PLAIN, FMT_GZIP, FMT_ZSTD } format;
+
+/* The raw text of one member's value, in step with cJSON's children. */
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+typedef struct state {
+    const tm_host *host;
+    const config *cfg;
+
+    /* the files to read; globbed on the first process() call */
+    char **files;
+    size_t n_files, next;
+    bool globbed;
+
+    /* the file being read (fd < 0 between files) */
+    int fd;
+    const char *path;
+    char *stem; /* file name without .jsonl/.gz/.zst, for ids */
+    size_t lineno;
+    format fmt;
+
+    /* raw bytes read from fd; [in_pos, in_len) not yet consumed */
+    unsigned char *in;
+    size_t in_pos, in_len;
+    bool in_eof;
+    /* decoded bytes not yet split into lines: plain input points into `in`,
+     * compressed input into `dec` */
+    unsigned char *dec;
+    const unsigned char *chunk;
+    size_t chunk_pos, chunk_len;
+
+    /* decompressors, kept across files */
+    z_stream z;
+    bool z_live, z_member_done;
+    ZSTD_DCtx *zd;
+    size_t zd_hint; /* last ZSTD_decompressStream result: 0 = frame complete */
+
+    /* the current line, NUL-terminated, grown as needed */
+    char *line;
+    size_t line_len, line_cap;
+
+    /* per-line scratch: raw value spans and a text buffer */
+    span *spans;
+    size_t spans_cap;
+    jio_buf scratch;
+} state;
+
+static int init(tm_ctx *ctx, const tm_host *host, const void *cfg, void **out)
+{
+    (void)ctx;
+    state *s = host->alloc(sizeof *s);
+    if (!s)
+        return TM_ENOMEM;
+    memset(s, 0, sizeof *s);
+    s->host = host;
+    s->cfg = cfg;
+    s->fd = -1;
+    jio_buf_init(&s->scratch, host, 0, NULL, NULL);
+    *out = s;
+    return TM_OK;
+}
+
+/* Reports an input error as "FILE:LINE: reason" and returns TM_EINPUT. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int line_error(state *s, tm_ctx *ctx, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    s->host->error(ctx, "%s:%zu: %s", s->path, s->lineno, reason);
+    return TM_EINPUT;
+}
+
+/* ---- finding the files ---------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Expands every pattern; the result is sorted and holds each file once. */
+static int expand(state *s, tm_ctx *ctx)
+{
+    const tm_host *h = s->host;
+    for (size_t i = 0; i < s->cfg->paths.n; i++) {
+        const char *pat = s->cfg->paths.items[i];
+        glob_t g;
+        int rc = glob(pat, 0, NULL, &g);
+        if (rc == GLOB_NOMATCH) {
+            globfree(&g);
+            /* a plain name is a promise that the file exists; a pattern is not */
+            if (!strpbrk(pat, "*?[")) {
+                h->error(ctx, "%s: No such file or directory", pat);
+                return TM_EINPUT;
+            }
+            h->log(ctx, TM_LOG_WARN, "no file matches '%s'", pat);
+            continue;
+        }
+        if (rc != 0) {
+            globfree(&g);
+            if (rc == GLOB_NOSPACE)
+                return TM_ENOMEM;
+            h->error(ctx, "%s: cannot list the matching files (read error)", pat);
+            return TM_EINPUT;
+        }
+        char **grown = h->realloc(s->files, (s->n_files + g.gl_pathc) * sizeof *grown);
+        if (!grown) {
+            globfree(&g);
+            return TM_ENOMEM;
+        }
+        s->files = grown;
+        for (size_t k = 0; k < g.gl_pathc; k++) {
+            size_t l = strlen(g.gl_pathv[k]);
+            char *copy = h->alloc(l + 1);
+            if (!copy) {
+                globfree(&g);
+                return TM_ENOMEM;
+            }
+            memcpy(copy, g.gl_pathv[k], l + 1);
+            s->files[s->n_files++] = copy;
+        }
+        globfree(&g);
+    }
+    if (s->n_files > 1)
+        qsort(s->files, s->n_files, sizeof *s->files, cmp_str);
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_files; i++) {
+        if (kept && strcmp(s->files[kept - 1], s->files[i]) == 0)
+            h->free(s->files[i]);
+        else
+            s->files[kept++] = s->files[i];
+    }
+    s->n_files = kept;
+    return TM_OK;
+}
+
+/* ---- reading bytes ------------------------------------------------------------- */
+
+/* Refills `in` when it is used up. Returns TM_OK (in_eof set at the end of
+ * the file) or TM_EINPUT. */
+static int read_in(state *s, tm_ctx *ctx)
+{
+    if (s->in_pos < s->in_len || s->in_eof)
+        return TM_OK;
+    ssize_t r;
+    do
+        r = read(s->fd, s->in, IN_CAP);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return s->host->error(ctx, "%s: read error: %s", s->path, strerror(errno)), TM_EINPUT;
+    s->in_pos = 0;
+    s->in_len = (size_t)r;
+    s->in_eof = r == 0;
+    return TM_OK;
+}
+
+static int corrupt(state *s, tm_ctx *ctx, const char *what, const char *detail)
+{
+    s->host->error(ctx, "%s: truncated or corrupt %s stream (%s)", s->path, what, detail);
+    return TM_EINPUT;
+}
+
+/* Makes the next decoded bytes available as chunk[chunk_pos, chunk_len).
+ * Returns 1 with bytes, 0 at the end of the file, or a TM_E* code. */
+static int fill_plain(state *s, tm_ctx *ctx)
+{
+    int rc = read_in(s, ctx);
+    if (rc != TM_OK)
+        return rc;
+    if (s->in_pos == s->in_len)
+        return 0;
+    s->chunk = s->in + s->in_pos;
+    s->chunk_pos = 0;
+    s->chunk_len = s->in_len - s->in_pos;
+    s->in_pos = s->in_len;
+    return 1;
+}
+
+static int fill_gzip(state *s, tm_ctx *ctx)
+{
+    z_stream *z = &s->z;
+    for (;;) {
+        int rc = read_in(s, ctx);
+        if (rc != TM_OK)
+            return rc;
+        bool no_input = s->in_pos == s->in_len; /* only at the end of the file */
+        if (s->z_member_done) {
+            /* gzip files may hold several members back to back (cat a.gz b.gz) */
+            if (no_input)
+                return 0;
+            inflateReset(z);
+            s->z_member_done = false;
+        }
+        z->next_in = s->in + s->in_pos;
+        z->avail_in = (uInt)(s->in_len - s->in_pos);
+        z->next_out = s->dec;
+        z->avail_out = (uInt)DEC_CAP;
+        int zr = inflate(z, Z_NO_FLUSH);
+        s->in_pos = s->in_len - z->avail_in;
+        size_t got = DEC_CAP - z->avail_out;
+        if (zr == Z_STREAM_END)
+            s->z_member_done = true;
+        else if (zr == Z_MEM_ERROR)
+            return TM_ENOMEM;
+        else if (zr != Z_OK && zr != Z_BUF_ERROR)
+            return corrupt(s, ctx, "gzip", z->msg ? z->msg : "bad data");
+        if (got) {
+            s->chunk = s->dec;
+            s->chunk_pos = 0;
+            s->chunk_len = got;
+            return 1;
+        }
+        /* no output although all input was offered: the stream stops early */
+        if (!s->z_member_done && s->in_eof && s->in_pos == s->in_len)
+            return corrupt(s, ctx, "gzip", "unexpected end of file");
+    }
+}
+
+static int fill_zstd(state *s, tm_ctx *ctx)
+{
+    for (;;) {
+        int rc = read_in(s, ctx);
+        if (rc != TM_OK)
+            return rc;
+        bool no_input = s->in_pos == s->in_len;
+        if (no_input && s->zd_hint == 0)
+            return 0; /* every frame complete and flushed */
+        ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
+        ZSTD_outBuffer out = {s->dec, DEC_CAP, 0};
+        size_t zr = ZSTD_decompressStream(s->zd, &out, &in);
+        if (ZSTD_isError(zr))
+            return corrupt(s, ctx, "zstd", ZSTD_getErrorName(zr));
+        s->in_pos = in.pos;
+        s->zd_hint = zr;
+        if (out.pos) {
+            s->chunk = s->dec;
+            s->chunk_pos = 0;
+            s->chunk_len = out.pos;
+            return 1;
+        }
+        if (no_input)
+            return corrupt(s, ctx, "zstd", "unexpected end of file");
+    }
+}
+
+static int fill(state *s, tm_ctx *ctx)
+{
+    switch (s->fmt) {
+    case FMT_GZIP: return fill_gzip(s, ctx);
+    case FMT_ZSTD: return fill_zstd(s, ctx);
+    default: return fill_plain(s, ctx);
+    }
+}
+
+/* The file name without directory and without trailing .jsonl/.gz/.zst
+ * (all of them: "a.jsonl.gz" -> "a"). */
+static char *make_stem(const tm_host *h, const char *path)
+{
+    static const char *const exts[] = {".gz", ".zst", ".jsonl"};
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t n = strlen(base);
+    for (bool again = true; again;) {
+        again = false;
+        for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+            size_t l = strlen(exts[i]);
+            if (n > l && memcmp(base + n - l, exts[i], l) == 0) {
+                n -= l;
+                again = true;
+            }
+        }
+    }
+    char *stem = h->alloc(n + 1);
+    if (stem) {
+        memcpy(stem, base, n);
+        stem[n] = 0;
+    }
+    return stem;
+}
+
+static void close_file(state *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    s->host->free(s->stem);
+    s->stem = NULL;
+}
+
+/* Opens files[next] and tells its format from its first bytes. */
+static int open_file(state *s, tm_ctx *ctx)
+{
+    const tm_host *h = s->host;
+    s->path = s->files[s->next++];
+    s->lineno = 0;
+    if (!s->in) {
+        s->in = h->alloc(IN_CAP);
+        s->dec = h->alloc(DEC_CAP);
+        if (!s->in || !s->dec)
+            return TM_ENOMEM;
+    }
+    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return h->error(ctx, "%s: %s", s->path, strerror(errno)), TM_EINPUT;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return h->error(ctx, "%s: %s", s->path, strerror(e)), TM_EINPUT;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return h->error(ctx, "%s: is a directory, not a file", s->path), TM_EINPUT;
+    }
+    s->fd = fd;
+    s->stem = make_stem(h, s->path);
+    if (!s->stem)
+        return TM_ENOMEM;
+    s->in_pos = s->in_len = 0;
+    s->in_eof = false;
+    s->chunk_pos = s->chunk_len = 0;
+
+    /* sniff: gather up to 4 bytes (a pipe may deliver them piecemeal) */
+    while (s->in_len < 4 && !s->in_eof) {
+        ssize_t r = read(fd, s->in + s->in_len, IN_CAP - s->in_len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return h->error(ctx, "%s: read error: %s", s->path, strerror(errno)), TM_EINPUT;
+        s->in_len += (size_t)r;
+        s->in_eof = r == 0;
+    }
+    const unsigned char *m = s->in;
+    if (s->in_len >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
+        s->fmt = FMT_GZIP;
+        s->z_member_done = false;
+        if (s->z_live) {
+            inflateReset(&s->z);
+        } else {
+            memset(&s->z, 0, sizeof s->z);
+            /* 16 + MAX_WBITS: expect a gzip header and trailer */
+            if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
+                return TM_ENOMEM;
+            s->z_live = true;
+        }
+    } else if (s->in_len >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) {
+        s->fmt = FMT_ZSTD;
+        if (s->zd)
+            ZSTD_DCtx_reset(s->zd, ZSTD_reset_session_only);
+        else if (!(s->zd = ZSTD_createDCtx()))
+            return TM_ENOMEM;
+        s->zd_hint = 1; /* a frame is due */
+    } else {
+        s->fmt = FMT_PLAIN;
+    }
+    return TM_OK;
+}
+
+/* Appends n bytes to the line; the line keeps room for its terminator. */
+static int line_append(state *s, const unsigned char *p, size_t n)
+{
+    if (n >= s->line_cap - s->line_len) {
+        size_t cap = s->line_cap ? s->line_cap : LINE_MIN_CAP;
+        while (n >= cap - s->line_len) {
+            if (cap > SIZE_MAX / 2)
+                return TM_ENOMEM;
+            cap *= 2;
+        }
+        char *g = s->host->realloc(s->line, cap);
+        if (!g)
+            return TM_ENOMEM;
+        s->line = g;
+        s->line_cap = cap;
+    }
+    memcpy(s->line + s->line_len, p, n);
+    s->line_len += n;
+    return TM_OK;
+}
+
+/* Reads the next line (without its '\n') into s->line. Returns 1 with a
+ * line, 0 at the end of the file, or a TM_E* code. A last line without a
+ * newline still counts. */
+static int next_line(state *s, tm_ctx *ctx)
+{
+    s->line_len = 0;
+    bool any = false;
+    for (;;) {
+        if (s->chunk_pos == s->chunk_len) {
+            int rc = fill(s, ctx);
+            if (rc < 0)
+                return rc;
+            if (rc == 0)
+                break;
+        }
+        const unsigned char *p = s->chunk + s->chunk_pos;
+        size_t avail = s->chunk_len - s->chunk_pos;
+        const unsigned char *nl = memchr(p, '\n', avail);
+        size_t take = nl ? (size_t)(nl - p) : avail;
+        if (line_append(s, p, take) != TM_OK) {
+            s->host->error(ctx, "%s:%zu: line too long to hold in memory", s->path,
+                           s->lineno + 1);
+            return TM_ENOMEM;
+        }
+        any = true;
+        s->chunk_pos += take + (nl ? 1 : 0);
+        if (nl)
+            break;
+    }
+    if (!any)
+        return 0;
+    s->line[s->line_len] = 0; /* line_append always leaves room, even for "" */
+    return 1;
+}
+
+static bool is_blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(" \t\r\f\v", p[i]) || !p[i])
+            return false;
+    return true;
+}
+
+/* ---- building a document --------------------------------------------------------- */
+
+/* Returns str itself when it is valid UTF-8, else a copy with every invalid
+ * byte replaced by U+FFFD, stored in *owned for the caller to free. The host
+ * refuses metadata that is not UTF-8 and the sink must write valid JSON, so
+ * repairing here keeps the document instead of failing the run. NULL when
+ * memory runs out. */
+static const char *valid_utf8(state *s, tm_ctx *ctx, const char *str, size_t n, size_t *out_n,
+                              char **owned)
+{
+    *out_n = n;
+    if (jio_utf8_valid_prefix(str, n) == n)
+        return str;
+    jio_buf b;
+    if (jio_buf_init(&b, s->host, n + 16, NULL, NULL) != TM_OK)
+        return NULL;
+    jio_put_utf8(&b, str, n);
+    jio_putc(&b, 0);
+    if (b.failed) {
+        jio_buf_free(&b);
+        return NULL;
+    }
+    s->host->log(ctx, TM_LOG_WARN, "%s:%zu: invalid UTF-8 in a field replaced with U+FFFD",
+                 s->path, s->lineno);
+    s->host->count(ctx, "utf8_repaired_fields", 1);
+    *owned = b.data;
+    *out_n = b.len - 1;
+    return b.data;
+}
+
+/* Sets meta `key` from the JSON value v, whose raw text is raw[0..raw_n). */
+static int set_meta(state *s, tm_ctx *ctx, tm_doc *doc, const char *key, const cJSON *v,
+                    const char *raw, size_t raw_n)
+{
+    const tm_host *h = s->host;
+    if (!*key) {
+        h->log(ctx, TM_LOG_WARN, "%s:%zu: a field with an empty name is ignored", s->path,
+               s->lineno);
+        return TM_OK;
+    }
+    tm_meta_type type;
+    const char *val = NULL;
+    size_t len = 0;
+    char *printed = NULL, num[40];
+    if (cJSON_IsString(v)) {
+        type = TM_META_STRING;
+        val = v->valuestring;
+        len = strlen(val);
+    } else if (cJSON_IsNumber(v)) {
+        /* the number as written keeps large integers exact; cJSON's double
+         * only stands in for forms that strict JSON readers refuse */
+        type = TM_META_NUMBER;
+        if (raw && jio_is_number(raw, raw_n)) {
+            val = raw;
+            len = raw_n;
+        } else if (isfinite(v->valuedouble)) {
+            len = (size_t)snprintf(num, sizeof num, "%.17g", v->valuedouble);
+            val = num;
+        } else {
+            type = TM_META_NULL;
+        }
+    } else if (cJSON_IsBool(v)) {
+        type = TM_META_BOOL;
+        val = cJSON_IsTrue(v) ? "true" : "false";
+        len = strlen(val);
+    } else if (cJSON_IsNull(v)) {
+        type = TM_META_NULL;
+    } else {
+        type = TM_META_JSON;
+        printed = cJSON_PrintUnformatted(v);
+        if (!printed)
+            return TM_ENOMEM;
+        val = printed;
+        len = strlen(val);
+    }
+
+    char *own_key = NULL, *own_val = NULL;
+    size_t key_n;
+    int rc = TM_ENOMEM;
+    const char *k = valid_utf8(s, ctx, key, strlen(key), &key_n, &own_key);
+    if (k && val && type != TM_META_NUMBER && type != TM_META_BOOL)
+        val = valid_utf8(s, ctx, val, len, &len, &own_val);
+    if (k && (val || type == TM_META_NULL)) {
+        rc = h->meta_set(ctx, doc, k, type, val, len);
+        if (rc < 0)
+            rc = line_error(s, ctx, "cannot set metadata \"%s\"", k);
+    }
+    h->free(own_key);
+    h->free(own_val);
+    cJSON_free(printed);
+    return rc;
+}
+
+static bool as_offset(const cJSON *v, size_t *out)
+{
+    if (!cJSON_IsNumber(v))
+        return false;
+    double d = v->valuedouble;
+    /* integers only; 2^53 bounds what a double holds exactly */
+    if (!(d >= 0 && d <= 9007199254740992.0) || (double)(uint64_t)d != d)
+        return false;
+    *out = (size_t)d;
+    return true;
+}
+
+/* A string field that may also be null or absent. */
+static bool as_opt_string(const cJSON *v, const char **out)
+{
+    if (!v || cJSON_IsNull(v)) {
+        *out = NULL;
+        return true;
+    }
+    if (!cJSON_IsString(v))
+        return false;
+    *out = v->valuestring;
+    return true;
+}
+
+/* Adds annotation number `no` (1-based) of the current line to doc. */
+static int add_annotation(state *s, tm_ctx *ctx, tm_doc *doc, const cJSON *a, size_t no)
+{
+    const tm_host *h = s->host;
+    if (!cJSON_IsObject(a))
+        return line_error(s, ctx, "annotation %zu is not an object", no);
+
+    /* the known keys (first occurrence wins, as with cJSON lookups); every
+     * other key goes into `extra`, built as compact JSON in the scratch */
+    static const char *const known[] = {"start", "end",   "type",  "label",
+                                        "canonical", "id", "score", "stage"};
+    enum { K_START, K_END, K_TYPE, K_LABEL, K_CANONICAL, K_ID, K_SCORE, K_STAGE, K_N };
+    const cJSON *f[K_N] = {0};
+    jio_buf *x = &s->scratch;
+    x->len = 0;
+    for (const cJSON *c = a->child; c; c = c->next) {
+        size_t i = 0;
+        while (i < K_N && strcmp(c->string, known[i]) != 0)
+            i++;
+        if (i < K_N) {
+            if (!f[i])
+                f[i] = c;
+            continue;
+        }
+        char *v = cJSON_PrintUnformatted(c);
+        if (!v)
+            return TM_ENOMEM;
+        jio_putc(x, x->len ? ',' : '{');
+        jio_put_string(x, c->string, strlen(c->string));
+        jio_putc(x, ':');
+        jio_put_json(x, v, strlen(v));
+        cJSON_free(v);
+    }
+    bool has_extra = x->len > 0;
+    if (has_extra) {
+        jio_putc(x, '}');
+        jio_putc(x, 0);
+    }
+    if (x->failed)
+        return TM_ENOMEM;
+
+    tm_annotation an = {.score = -1};
+    const char *str[5]; /* type, label, canonical, id, stage */
+    if (!f[K_START] || !f[K_END] || !as_offset(f[K_START], &an.start) ||
+        !as_offset(f[K_END], &an.end))
+        return line_error(s, ctx, "annotation %zu: \"start\" and \"end\" must be non-negative "
+                                  "integers", no);
+    if (!cJSON_IsString(f[K_TYPE]) || !*f[K_TYPE]->valuestring)
+        return line_error(s, ctx, "annotation %zu: \"type\" must be a non-empty string", no);
+    str[0] = f[K_TYPE]->valuestring;
+    static const int opt[] = {K_LABEL, K_CANONICAL, K_ID, K_STAGE};
+    for (size_t i = 0; i < 4; i++)
+        if (!as_opt_string(f[opt[i]], &str[i + 1]))
+            return line_error(s, ctx, "annotation %zu: \"%s\" must be a string or null", no,
+                              known[opt[i]]);
+    if (f[K_SCORE] && !cJSON_IsNull(f[K_SCORE])) {
+        if (!cJSON_IsNumber(f[K_SCORE]))
+            return line_error(s, ctx, "annotation %zu: \"score\" must be a number or null", no);
+        an.score = f[K_SCORE]->valuedouble;
+    }
+
+    /* the host copies strings as they are; make sure they are UTF-8 */
+    char *owned[5] = {0};
+    int rc = TM_OK;
+    for (size_t i = 0; i < 5 && rc == TM_OK; i++) {
+        size_t n;
+        if (str[i] && !(str[i] = valid_utf8(s, ctx, str[i], strlen(str[i]), &n, &owned[i])))
+            rc = TM_ENOMEM;
+    }
+    if (rc == TM_OK) {
+        an.type = str[0];
+        an.label = str[1];
+        an.canonical = str[2];
+        an.id = str[3];
+        an.stage = str[4];
+        an.extra = has_extra ? x->data : NULL;
+        if (h->annotate(ctx, doc, &an) < 0)
+            rc = line_error(s, ctx, "annotation %zu does not fit the text", no);
+    }
+    for (size_t i = 0; i < 5; i++)
+        h->free(owned[i]);
+    return rc;
+}
+
+static int add_annotations(state *s, tm_ctx *ctx, tm_doc *doc, const cJSON *arr)
+{
+    if (cJSON_IsNull(arr))
+        return TM_OK;
+    if (!cJSON_IsArray(arr))
+        return line_error(s, ctx, "\"annotations\" is not an array");
+    size_t no = 0;
+    for (const cJSON *a = arr->child; a; a = a->next) {
+        int rc = add_annotation(s, ctx, doc, a, ++no);
+        if (rc != TM_OK)
+            return rc;
+    }
+    return TM_OK;
+}
+
+/* A top-level field of the current line. */
+typedef struct field {
+    const cJSON *item; /* NULL when absent */
+    span raw;
+} field;
+
+/* Sets the document's metadata: the meta object's keys first, then the
+ * other top-level fields the meta object does not have, then "file". */
+static int add_meta(state *s, tm_ctx *ctx, tm_doc *doc, const cJSON *root, const field *meta)
+{
+    const config *c = s->cfg;
+    const cJSON *mo = cJSON_IsObject(meta->item) ? meta->item : NULL;
+    int rc;
+    if (mo) {
+        jio_iter it = {NULL, NULL};
+        if (meta->raw.p)
+            jio_obj_begin(&it, meta->raw.p, meta->raw.p + meta->raw.n);
+        for (const cJSON *m = mo->child; m; m = m->next) {
+            span raw = {NULL, 0};
+            if (!it.p || !jio_obj_next(&it, &raw.p, &raw.n))
+                raw.p = NULL;
+            if ((rc = set_meta(s, ctx, doc, m->string, m, raw.p, raw.n)) != TM_OK)
+                return rc;
+        }
+    }
+    size_t i = 0;
+    for (const cJSON *m = root->child; m; m = m->next, i++) {
+        const char *k = m->string;
+        if (strcmp(k, c->id_field) == 0 || strcmp(k, c->text_field) == 0 ||
+            strcmp(k, "annotations") == 0)
+            continue;
+        /* a meta field that is not an object is kept as an ordinary field */
+        if (strcmp(k, c->meta_field) == 0 && (cJSON_IsObject(m) || cJSON_IsNull(m)))
+            continue;
+        if (mo && cJSON_GetObjectItemCaseSensitive(mo, k))
+            continue;
+        if ((rc = set_meta(s, ctx, doc, k, m, s->spans[i].p, s->spans[i].n)) != TM_OK)
+            return rc;
+    }
+    if (!s->host->meta_get(doc, "file")) {
+        char *own = NULL;
+        size_t n;
+        const char *p = valid_utf8(s, ctx, s->path, strlen(s->path), &n, &own);
+        rc = p ? s->host->meta_set(ctx, doc, "file", TM_META_STRING, p, n) : TM_ENOMEM;
+        s->host->free(own);
+        if (rc < 0)
+            return rc == TM_ENOMEM ? rc : line_error(s, ctx, "cannot set metadata \"file\"");
+    }
+    return TM_OK;
+}
+
+/* Parses the current line into a document. *out stays NULL when the host's
+ * invalid_utf8 policy rejected the text. */
+static int read_doc(state *s, tm_ctx *ctx, tm_doc **out)
+{
+    const tm_host *h = s->host;
+    const config *c = s->cfg;
+    const char *line = s->line;
+    size_t len = s->line_len;
+    /* cJSON skips a byte order mark; skip it here too so that the raw
+     * spans below start where cJSON's do */
+    if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+        line += 3;
+        len -= 3;
+    }
+    const char *end = line + len, *stop = NULL;
+    /* with an explicit length: the line may hold NUL bytes; stop reports
+     * where parsing failed (thread-safe, unlike cJSON_GetErrorPtr) */
+    cJSON *root = cJSON_ParseWithLengthOpts(line, len, &stop, 0);
+    if (!root)
+        return line_error(s, ctx, "invalid JSON at byte %zu",
+                          stop && stop >= line && stop <= end ? (size_t)(stop - line) : 0);
+    while (stop && stop < end && (unsigned char)*stop <= 0x20)
+        stop++;
+    int rc = TM_OK;
+    if (stop && stop < end) {
+        rc = line_error(s, ctx, "invalid JSON at byte %zu (text after the value)",
+                        (size_t)(stop - line));
+        goto done;
+    }
+    if (!cJSON_IsObject(root)) {
+        rc = line_error(s, ctx, "not a JSON object");
+        goto done;
+    }
+
+    /* the raw text of every member, in step with cJSON's children */
+    field id = {0}, text = {0}, meta = {0}, ann = {0};
+    jio_iter it;
+    jio_obj_begin(&it, line, end);
+    size_t n = 0;
+    for (const cJSON *m = root->child; m; m = m->next, n++) {
+        if (n == s->spans_cap) {
+            size_t cap = s->spans_cap ? 2 * s->spans_cap : 32;
+            span *g = h->realloc(s->spans, cap * sizeof *g);
+            if (!g) {
+                rc = TM_ENOMEM;
+                goto done;
+            }
+            s->spans = g;
+            s->spans_cap = cap;
+        }
+        span *sp = &s->spans[n];
+        if (!jio_obj_next(&it, &sp->p, &sp->n))
+            sp->p = NULL, sp->n = 0;
+        field *targets[] = {&id, &text, &meta, &ann};
+        const char *names[] = {c->id_field, c->text_field, c->meta_field, "annotations"};
+        for (size_t k = 0; k < 4; k++)
+            if (!targets[k]->item && strcmp(m->string, names[k]) == 0)
+                *targets[k] = (field){m, *sp};
+    }
+
+    if (!text.item) {
+        rc = line_error(s, ctx, "missing text field \"%s\"", c->text_field);
+        goto done;
+    }
+    if (!cJSON_IsString(text.item)) {
+        rc = line_error(s, ctx, "text field \"%s\" is not a string", c->text_field);
+        goto done;
+    }
+
+    /* the id: a string, a number as written, or FILE:LINE */
+    const char *id_p;
+    size_t id_n;
+    char num[40];
+    if (!id.item || cJSON_IsNull(id.item)) {
+        jio_buf *x = &s->scratch;
+        x->len = 0;
+        jio_puts(x, s->stem);
+        id_n = (size_t)snprintf(num, sizeof num, ":%zu", s->lineno);
+        jio_put(x, num, id_n);
+        if (x->failed) {
+            rc = TM_ENOMEM;
+            goto done;
+        }
+        id_p = x->data;
+        id_n = x->len;
+    } else if (cJSON_IsString(id.item)) {
+        id_p = id.item->valuestring;
+        id_n = strlen(id_p);
+    } else if (cJSON_IsNumber(id.item)) {
+        if (id.raw.p && jio_is_number(id.raw.p, id.raw.n)) {
+            id_p = id.raw.p;
+            id_n = id.raw.n;
+        } else {
+            id_n = (size_t)snprintf(num, sizeof num, "%.17g", id.item->valuedouble);
+            id_p = num;
+        }
+    } else {
+        rc = line_error(s, ctx, "id field \"%s\" must be a string or a number", c->id_field);
+        goto done;
+    }
+
+    /* the text, decoded from the raw line so that a \u0000 keeps what follows */
+    char *buf;
+    size_t text_n;
+    if (text.raw.p) {
+        buf = h->alloc(text.raw.n + 1);
+        if (!buf) {
+            rc = TM_ENOMEM;
+            goto done;
+        }
+        text_n = jio_unescape(text.raw.p, text.raw.n, buf);
+    } else {
+        text_n = strlen(text.item->valuestring);
+        buf = h->alloc(text_n + 1);
+        if (!buf) {
+            rc = TM_ENOMEM;
+            goto done;
+        }
+        memcpy(buf, text.item->valuestring, text_n);
+    }
+    tm_doc *doc = h->doc_new_take(ctx, id_p, id_n, buf, text_n);
+    if (!doc)
+        goto done; /* rejected by the invalid_utf8 policy; the host said why */
+
+    rc = add_meta(s, ctx, doc, root, &meta);
+    if (rc == TM_OK && ann.item)
+        rc = add_annotations(s, ctx, doc, ann.item);
+    if (rc != TM_OK)
+        h->doc_free(doc);
+    else
+        *out = doc;
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---- the callbacks --------------------------------------------------------------- */
+
+static int process(void *st, tm_ctx *ctx, tm_batch *batch)
+{
+    state *s = st;
+    const tm_host *h = s->host;
+    if (!s->globbed) {
+        s->globbed = true;
+        int rc = expand(s, ctx);
+        if (rc != TM_OK)
+            return rc;
+    }
+    size_t emitted = 0;
+    for (;;) {
+        if (s->fd < 0) {
+            if (s->next == s->n_files)
+                return TM_END;
+            int rc = open_file(s, ctx);
+            if (rc != TM_OK)
+                return rc;
+        }
+        int rc = next_line(s, ctx);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            close_file(s);
+            continue;
+        }
+        s->lineno++;
+        if (is_blank(s->line, s->line_len))
+            continue;
+        tm_doc *doc = NULL;
+        rc = read_doc(s, ctx, &doc);
+        if (rc != TM_OK)
+            return rc;
+        if (!doc)
+            continue;
+        size_t n = doc->text_len;
+        if (h->emit_take(ctx, doc, NULL) < 0) {
+            h->doc_free(doc);
+            return h->error(ctx, "%s:%zu: the host refused the document", s->path, s->lineno);
+        }
+        /* at least one document per call, so that a zero budget still moves */
+        emitted += n;
+        if (emitted >= batch->budget_bytes)
+            return TM_OK;
+    }
+}
+
+static void fini(void *st)
+{
+    state *s = st;
+    const tm_host *h = s->host;
+    close_file(s);
+    if (s->z_live)
+        inflateEnd(&s->z);
+    ZSTD_freeDCtx(s->zd);
+    for (size_t i = 0; i < s->n_files; i++)
+        h->free(s->files[i]);
+    h->free(s->files);
+    h->free(s->in);
+    h->free(s->dec);
+    h->free(s->line);
+    h->free(s->spans);
+    jio_buf_free(&s->scratch);
+    h->free(s);
+}
+
+static const char *const writes[] = {"id", "text", "meta.*", "annotations", NULL};
+
+TM_PLUGIN_DEFINE(.name = "jsonl", .version = "1.0.0", .license = "MIT",
+                 .summary = "Reads JSON Lines files (plain, .gz or .zst), one document per line.",
+                 .role = TM_ROLE_SOURCE, .caps = 0, .options = options,
+                 .config_size = sizeof(config), .reads = NULL, .writes = writes, .init = init,
+                 .process = process, .fini = fini);
