@@ -110,11 +110,7 @@ static int h_error(tm_ctx *ctx, const char *fmt, ...)
         return TM_ERR;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *m = tm__xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(m, (size_t)n + 1, fmt, ap);
+    char *m = tm__xvasprintf(fmt, ap);
     va_end(ap);
     free(ctx->error);
     ctx->error = m;
@@ -286,6 +282,13 @@ static const char *h_state_dir(tm_ctx *ctx)
 
 static const char *h_instance_name(tm_ctx *ctx) { return ctx ? ctx->step->name : NULL; }
 
+static int h_expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out)
+{
+    if (!ctx || !patterns || !out)
+        return TM_EINVAL;
+    return tm__expand_paths(ctx, patterns, out);
+}
+
 const tm_host tm__host = {
     .size = sizeof(tm_host),
     .abi_minor = TM_ABI_MINOR,
@@ -306,4 +309,6 @@ const tm_host tm__host = {
     .count = h_count,
     .state_dir = h_state_dir,
     .instance_name = h_instance_name,
+    .expand_paths = h_expand_paths,
+    .strlist_free = tm__strlist_free,
 };

@@ -4,6 +4,7 @@
 
 #include "textmill/plugin.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -24,6 +25,7 @@ void *tm__xrealloc(void *p, size_t n);
 char *tm__xstrdup(const char *s);
 char *tm__xstrndup(const char *s, size_t n);
 char *tm__xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *tm__xvasprintf(const char *fmt, va_list ap);
 
 typedef struct tm_buf {
     char *data;
@@ -211,6 +213,10 @@ void tm__ctx_stat_add(tm_stat_count **arr, size_t *n, const char *name, int64_t 
 /* Moves documents emitted during a call into the batch (after their anchors),
  * then removes dropped documents, counting them. */
 void tm__ctx_settle(tm_ctx *c, tm_batch *b);
+
+/* ---- inputs.c ------------------------------------------------------------------ */
+int tm__expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out);
+void tm__strlist_free(tm_strlist *l);
 
 /* ---- runner.c ------------------------------------------------------------------ */
 typedef struct tm_run_opts {

@@ -72,6 +72,15 @@ static void progress(run *r, bool force)
     tm__progress_active = 1;
 }
 
+static void batch_free(tm_batch *b)
+{
+    for (size_t k = 0; k < b->n; k++)
+        tm__doc_free(b->docs[k]);
+    free(b->docs);
+    b->docs = NULL;
+    b->n = 0;
+}
+
 /* Pushes a batch through steps [from, n). Frees its documents. */
 static int push(run *r, tm_batch *b, size_t from)
 {
@@ -104,12 +113,29 @@ static int push(run *r, tm_batch *b, size_t from)
         if (d->role == TM_ROLE_SINK && i + 1 == r->p->n_steps)
             r->docs_written += (int64_t)b->n;
     }
-    for (size_t k = 0; k < b->n; k++)
-        tm__doc_free(b->docs[k]);
-    free(b->docs);
-    b->docs = NULL;
-    b->n = 0;
+    batch_free(b);
     return r->exit_code ? -1 : 0;
+}
+
+static void run_open(run *r, tm_pipeline *p, const tm_run_opts *o)
+{
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->o = o;
+    r->ctx = tm__xcalloc(p->n_steps, sizeof *r->ctx);
+    r->state = tm__xcalloc(p->n_steps, sizeof *r->state);
+    r->inited = tm__xcalloc(p->n_steps, sizeof *r->inited);
+    r->t0 = tm__now();
+}
+
+static int run_close(run *r)
+{
+    for (size_t i = 0; i < r->p->n_steps; i++)
+        tm__ctx_free(&r->ctx[i]);
+    free(r->ctx);
+    free(r->state);
+    free(r->inited);
+    return r->exit_code;
 }
 
 static int init_all(run *r)
@@ -172,11 +198,8 @@ static void print_stats(run *r)
 
 int tm__run(tm_pipeline *p, const tm_run_opts *o)
 {
-    run r = {.p = p, .o = o};
-    r.ctx = tm__xcalloc(p->n_steps, sizeof *r.ctx);
-    r.state = tm__xcalloc(p->n_steps, sizeof *r.state);
-    r.inited = tm__xcalloc(p->n_steps, sizeof *r.inited);
-    r.t0 = tm__now();
+    run r;
+    run_open(&r, p, o);
     interrupted = 0;
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
@@ -217,9 +240,7 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         if (rc < 0)
             report_failure(&r, 0, "while reading", rc);
         if (r.exit_code) {
-            for (size_t k = 0; k < b.n; k++)
-                tm__doc_free(b.docs[k]);
-            free(b.docs);
+            batch_free(&b);
             goto done;
         }
         if (rc == TM_END)
@@ -253,9 +274,7 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         if (rc < 0) {
             report_failure(&r, i, d->role == TM_ROLE_SINK ? "to commit its output" : "to flush",
                            rc);
-            for (size_t k = 0; k < b.n; k++)
-                tm__doc_free(b.docs[k]);
-            free(b.docs);
+            batch_free(&b);
             goto done;
         }
         if (push(&r, &b, i + 1) != 0)
@@ -290,28 +309,15 @@ done:
                 p->name, r.exit_code ? "failed" : "done", (long long)r.docs_read,
                 (long long)r.docs_written, (long long)dropped, mb, dt, dt > 0 ? mb / dt : 0.0);
     }
-    for (size_t i = 0; i < p->n_steps; i++)
-        tm__ctx_free(&r.ctx[i]);
-    free(r.ctx);
-    free(r.state);
-    free(r.inited);
-    return r.exit_code;
+    return run_close(&r);
 }
 
 int tm__check(tm_pipeline *p)
 {
-    run r = {.p = p};
+    run r;
     tm_run_opts o = {0};
-    r.o = &o;
-    r.ctx = tm__xcalloc(p->n_steps, sizeof *r.ctx);
-    r.state = tm__xcalloc(p->n_steps, sizeof *r.state);
-    r.inited = tm__xcalloc(p->n_steps, sizeof *r.inited);
+    run_open(&r, p, &o);
     init_all(&r);
     fini_all(&r);
-    for (size_t i = 0; i < p->n_steps; i++)
-        tm__ctx_free(&r.ctx[i]);
-    free(r.ctx);
-    free(r.state);
-    free(r.inited);
-    return r.exit_code;
+    return run_close(&r);
 }

@@ -48,15 +48,22 @@ char *tm__xstrndup(const char *s, size_t n)
 
 char *tm__xstrdup(const char *s) { return s ? tm__xstrndup(s, strlen(s)) : NULL; }
 
+char *tm__xvasprintf(const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    char *s = tm__xmalloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
 char *tm__xasprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = tm__xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    char *s = tm__xvasprintf(fmt, ap);
     va_end(ap);
     return s;
 }

@@ -242,6 +242,13 @@ typedef struct tm_host {
     const char *(*state_dir)(tm_ctx *ctx);
     /* The instance name ("long-enough", or the plugin name). */
     const char *(*instance_name)(tm_ctx *ctx);
+
+    /* Expands a source's glob patterns into the files to read: sorted, each
+     * once. A pattern without wildcards must name an existing path (else
+     * TM_EINPUT with the reason set); a wildcard pattern that matches nothing
+     * is a warning. Free `out` with strlist_free. */
+    int (*expand_paths)(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out);
+    void (*strlist_free)(tm_strlist *list);
 } tm_host;
 
 /* True if the host table has `field` (a host of an older minor may not). */

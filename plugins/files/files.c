@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,8 +29,8 @@ static const tm_option options[] = {
 typedef struct state {
     const tm_host *host;
     const config *cfg;
-    char **files;
-    size_t n_files, next;
+    tm_strlist files; /* expanded on the first process() call */
+    size_t next;
     bool globbed;
 } state;
 
@@ -45,67 +44,6 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfg, void **out)
     s->host = host;
     s->cfg = cfg;
     *out = s;
-    return TM_OK;
-}
-
-static bool has_wildcard(const char *p) { return strpbrk(p, "*?[") != NULL; }
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Expands every pattern, sorted, each file once. */
-static int expand(state *s, tm_ctx *ctx)
-{
-    const tm_host *h = s->host;
-    for (size_t i = 0; i < s->cfg->paths.n; i++) {
-        const char *pat = s->cfg->paths.items[i];
-        glob_t g;
-        int rc = glob(pat, GLOB_ERR, NULL, &g);
-        if (rc == GLOB_NOMATCH) {
-            globfree(&g);
-            if (!has_wildcard(pat)) {
-                h->error(ctx, "%s: No such file or directory", pat);
-                return TM_EINPUT;
-            }
-            h->log(ctx, TM_LOG_WARN, "no file matches '%s'", pat);
-            continue;
-        }
-        if (rc != 0) {
-            globfree(&g);
-            h->error(ctx, "%s: cannot list the files (%s)", pat,
-                     rc == GLOB_ABORTED ? "read error" : "out of memory");
-            return TM_EINPUT;
-        }
-        char **grown = h->realloc(s->files, (s->n_files + g.gl_pathc) * sizeof *grown);
-        if (!grown) {
-            globfree(&g);
-            return TM_ENOMEM;
-        }
-        s->files = grown;
-        for (size_t k = 0; k < g.gl_pathc; k++) {
-            size_t l = strlen(g.gl_pathv[k]);
-            char *copy = h->alloc(l + 1);
-            if (!copy) {
-                globfree(&g);
-                return TM_ENOMEM;
-            }
-            memcpy(copy, g.gl_pathv[k], l + 1);
-            s->files[s->n_files++] = copy;
-        }
-        globfree(&g);
-    }
-    if (s->n_files)
-        qsort(s->files, s->n_files, sizeof *s->files, cmp_str);
-    size_t u = 0;
-    for (size_t i = 0; i < s->n_files; i++) {
-        if (u && strcmp(s->files[u - 1], s->files[i]) == 0)
-            h->free(s->files[i]);
-        else
-            s->files[u++] = s->files[i];
-    }
-    s->n_files = u;
     return TM_OK;
 }
 
@@ -168,13 +106,13 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
     const tm_host *h = s->host;
     if (!s->globbed) {
         s->globbed = true;
-        int rc = expand(s, ctx);
+        int rc = h->expand_paths(ctx, &s->cfg->paths, &s->files);
         if (rc != TM_OK)
             return rc;
     }
     size_t emitted = 0;
-    while (s->next < s->n_files && emitted < batch->budget_bytes) {
-        const char *path = s->files[s->next++];
+    while (s->next < s->files.n && emitted < batch->budget_bytes) {
+        const char *path = s->files.items[s->next++];
         char *text;
         size_t len;
         int rc = slurp(s, ctx, path, &text, &len);
@@ -211,15 +149,13 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         emitted += len;
         h->emit_take(ctx, d, NULL);
     }
-    return s->next < s->n_files ? TM_OK : TM_END;
+    return s->next < s->files.n ? TM_OK : TM_END;
 }
 
 static void fini(void *st)
 {
     state *s = st;
-    for (size_t i = 0; i < s->n_files; i++)
-        s->host->free(s->files[i]);
-    s->host->free(s->files);
+    s->host->strlist_free(&s->files);
     s->host->free(s);
 }
 

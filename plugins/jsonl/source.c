@@ -7,7 +7,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -61,8 +60,8 @@ typedef struct state {
     const config *cfg;
 
     /* the files to read; globbed on the first process() call */
-    char **files;
-    size_t n_files, next;
+    tm_strlist files;
+    size_t next;
     bool globbed;
 
     /* the file being read (fd < 0 between files) */
@@ -126,69 +125,6 @@ static int line_error(state *s, tm_ctx *ctx, const char *fmt, ...)
     va_end(ap);
     s->host->error(ctx, "%s:%zu: %s", s->path, s->lineno, reason);
     return TM_EINPUT;
-}
-
-/* ---- finding the files ---------------------------------------------------------- */
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Expands every pattern; the result is sorted and holds each file once. */
-static int expand(state *s, tm_ctx *ctx)
-{
-    const tm_host *h = s->host;
-    for (size_t i = 0; i < s->cfg->paths.n; i++) {
-        const char *pat = s->cfg->paths.items[i];
-        glob_t g;
-        int rc = glob(pat, 0, NULL, &g);
-        if (rc == GLOB_NOMATCH) {
-            globfree(&g);
-            /* a plain name is a promise that the file exists; a pattern is not */
-            if (!strpbrk(pat, "*?[")) {
-                h->error(ctx, "%s: No such file or directory", pat);
-                return TM_EINPUT;
-            }
-            h->log(ctx, TM_LOG_WARN, "no file matches '%s'", pat);
-            continue;
-        }
-        if (rc != 0) {
-            globfree(&g);
-            if (rc == GLOB_NOSPACE)
-                return TM_ENOMEM;
-            h->error(ctx, "%s: cannot list the matching files (read error)", pat);
-            return TM_EINPUT;
-        }
-        char **grown = h->realloc(s->files, (s->n_files + g.gl_pathc) * sizeof *grown);
-        if (!grown) {
-            globfree(&g);
-            return TM_ENOMEM;
-        }
-        s->files = grown;
-        for (size_t k = 0; k < g.gl_pathc; k++) {
-            size_t l = strlen(g.gl_pathv[k]);
-            char *copy = h->alloc(l + 1);
-            if (!copy) {
-                globfree(&g);
-                return TM_ENOMEM;
-            }
-            memcpy(copy, g.gl_pathv[k], l + 1);
-            s->files[s->n_files++] = copy;
-        }
-        globfree(&g);
-    }
-    if (s->n_files > 1)
-        qsort(s->files, s->n_files, sizeof *s->files, cmp_str);
-    size_t kept = 0;
-    for (size_t i = 0; i < s->n_files; i++) {
-        if (kept && strcmp(s->files[kept - 1], s->files[i]) == 0)
-            h->free(s->files[i]);
-        else
-            s->files[kept++] = s->files[i];
-    }
-    s->n_files = kept;
-    return TM_OK;
 }
 
 /* ---- reading bytes ------------------------------------------------------------- */
@@ -347,7 +283,7 @@ static void close_file(state *s)
 static int open_file(state *s, tm_ctx *ctx)
 {
     const tm_host *h = s->host;
-    s->path = s->files[s->next++];
+    s->path = s->files.items[s->next++];
     s->lineno = 0;
     if (!s->in) {
         s->in = h->alloc(IN_CAP);
@@ -888,14 +824,14 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
     const tm_host *h = s->host;
     if (!s->globbed) {
         s->globbed = true;
-        int rc = expand(s, ctx);
+        int rc = h->expand_paths(ctx, &s->cfg->paths, &s->files);
         if (rc != TM_OK)
             return rc;
     }
     size_t emitted = 0;
     for (;;) {
         if (s->fd < 0) {
-            if (s->next == s->n_files)
+            if (s->next == s->files.n)
                 return TM_END;
             int rc = open_file(s, ctx);
             if (rc != TM_OK)
@@ -937,9 +873,7 @@ static void fini(void *st)
     if (s->z_live)
         inflateEnd(&s->z);
     ZSTD_freeDCtx(s->zd);
-    for (size_t i = 0; i < s->n_files; i++)
-        h->free(s->files[i]);
-    h->free(s->files);
+    h->strlist_free(&s->files);
     h->free(s->in);
     h->free(s->dec);
     h->free(s->line);

@@ -1,0 +1,70 @@
+/* Input files: the expansion of a source's `paths:` glob patterns, the same
+ * for every source plugin (and, with state, the place the completion ledger
+ * will key its entries). */
+#include "internal.h"
+
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tm__expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out)
+{
+    out->n = 0;
+    out->items = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; patterns && i < patterns->n; i++) {
+        const char *pat = patterns->items[i];
+        glob_t g;
+        int rc = glob(pat, GLOB_ERR, NULL, &g);
+        if (rc == GLOB_NOMATCH) {
+            globfree(&g);
+            /* a plain name is a promise that the file exists; a pattern is not */
+            if (!strpbrk(pat, "*?[")) {
+                tm__strlist_free(out);
+                return tm__host.error(ctx, "%s: No such file or directory", pat), TM_EINPUT;
+            }
+            tm__host.log(ctx, TM_LOG_WARN, "no file matches '%s'", pat);
+            continue;
+        }
+        if (rc != 0) {
+            globfree(&g);
+            tm__strlist_free(out);
+            return tm__host.error(ctx, "%s: cannot list the matching files (read error)", pat),
+                   TM_EINPUT;
+        }
+        if (out->n + g.gl_pathc > cap) {
+            cap = (out->n + g.gl_pathc) * 2;
+            out->items = tm__xrealloc(out->items, cap * sizeof *out->items);
+        }
+        for (size_t k = 0; k < g.gl_pathc; k++)
+            out->items[out->n++] = tm__xstrdup(g.gl_pathv[k]);
+        globfree(&g);
+    }
+    if (out->n > 1)
+        qsort(out->items, out->n, sizeof *out->items, cmp_str);
+    size_t kept = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if (kept && strcmp(out->items[kept - 1], out->items[i]) == 0)
+            free(out->items[i]);
+        else
+            out->items[kept++] = out->items[i];
+    }
+    out->n = kept;
+    return TM_OK;
+}
+
+void tm__strlist_free(tm_strlist *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
