@@ -169,7 +169,9 @@ static char *apply_override(tm_pipeline *p, const tm_override *o)
         if (strcmp(s->with->keys[i]->value, o->key) == 0) {
             tm__node_free(s->with->items[i]);
             s->with->items[i] = v;
-            /* the old key node keeps its file position; mark the new origin */
+            /* a repeated --set replaces the earlier one, origin and all */
+            if (s->with->keys[i]->line == 0)
+                free((char *)s->with->keys[i]->origin);
             tm__node_free(s->with->keys[i]);
             s->with->keys[i] = key;
             return NULL;
@@ -285,19 +287,15 @@ tm_pipeline *tm__pipeline_parse(const char *file, const tm_override *ov, size_t 
     }
     size_t n_stages = stages && stages->kind == TM_NODE_SEQ ? stages->n : 0;
     p->steps = tm__xcalloc(1 + n_stages + sinks->n, sizeof *p->steps);
-    if ((e = parse_step(p, src, TM_ROLE_SOURCE, &p->steps[p->n_steps])))
+    /* counted before parsing, so that a half-parsed step is freed too */
+    if ((e = parse_step(p, src, TM_ROLE_SOURCE, &p->steps[p->n_steps++])))
         goto fail;
-    p->n_steps++;
-    for (size_t i = 0; i < n_stages; i++) {
-        if ((e = parse_step(p, stages->items[i], TM_ROLE_STAGE, &p->steps[p->n_steps])))
+    for (size_t i = 0; i < n_stages; i++)
+        if ((e = parse_step(p, stages->items[i], TM_ROLE_STAGE, &p->steps[p->n_steps++])))
             goto fail;
-        p->n_steps++;
-    }
-    for (size_t i = 0; i < sinks->n; i++) {
-        if ((e = parse_step(p, sinks->items[i], TM_ROLE_SINK, &p->steps[p->n_steps])))
+    for (size_t i = 0; i < sinks->n; i++)
+        if ((e = parse_step(p, sinks->items[i], TM_ROLE_SINK, &p->steps[p->n_steps++])))
             goto fail;
-        p->n_steps++;
-    }
     if ((e = name_steps(p)))
         goto fail;
     for (size_t i = 0; i < n_ov; i++)
