@@ -1,6 +1,8 @@
 /* Helpers shared by the jsonl source and sink; see jsonio.h. */
 #include "jsonio.h"
 
+#include <utf8proc.h>
+
 #include <stdint.h>
 #include <string.h>
 
@@ -67,27 +69,11 @@ void jio_puts(jio_buf *b, const char *s) { jio_put(b, s, strlen(s)); }
 
 size_t jio_utf8_seq(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    if (c < 0x80)
+    if (s[0] < 0x80)
         return 1;
-    if (c < 0xC2) /* a continuation byte, or an overlong 2-byte lead */
-        return 0;
-    if (c < 0xE0)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        /* E0 needs A0..BF (no overlong forms), ED needs 80..9F (no surrogates) */
-        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (c < 0xF5) {
-        /* F0 needs 90..BF (no overlong forms), F4 needs 80..8F (<= U+10FFFF) */
-        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 &&
-                       (s[3] & 0xC0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k = utf8proc_iterate(s, (utf8proc_ssize_t)n, &cp);
+    return k > 0 ? (size_t)k : 0;
 }
 
 size_t jio_utf8_valid_prefix(const char *s, size_t n)
