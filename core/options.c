@@ -22,6 +22,7 @@ const char *tm__opt_type_name(tm_opt_type t)
     case TM_OPT_ENUM: return "choice";
     case TM_OPT_LIST: return "list of strings";
     case TM_OPT_BYTES: return "size";
+    case TM_OPT_MAP: return "mapping of strings";
     }
     return "?";
 }
@@ -122,9 +123,38 @@ static char *choices_list(const char *choices)
 }
 
 /* Sets one option from node `v` (never NULL); returns an error message or NULL. */
+static void map_clear(tm_strmap *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->keys[i]);
+        free(m->values[i]);
+    }
+    free(m->keys);
+    free(m->values);
+    memset(m, 0, sizeof *m);
+}
+
 static char *set_option(const tm_option *o, void *config, const tm_node *v)
 {
     char *field = (char *)config + o->offset;
+    if (o->type == TM_OPT_MAP) {
+        tm_strmap *m = (tm_strmap *)field;
+        map_clear(m);
+        if (tm__node_is_null(v))
+            return NULL;
+        if (v->kind != TM_NODE_MAP)
+            return tm__xasprintf("option '%s' expects a mapping (name: value, ...)", o->name);
+        m->keys = tm__xcalloc(v->n, sizeof *m->keys);
+        m->values = tm__xcalloc(v->n, sizeof *m->values);
+        for (size_t i = 0; i < v->n; i++) {
+            if (v->items[i]->kind != TM_NODE_SCALAR || tm__node_is_null(v->items[i]))
+                return tm__xasprintf("option '%s': the value of '%s' must be a string", o->name,
+                                     v->keys[i]->value);
+            m->keys[m->n] = tm__xstrdup(v->keys[i]->value);
+            m->values[m->n++] = tm__xstrndup(v->items[i]->value, v->items[i]->len);
+        }
+        return NULL;
+    }
     if (o->type == TM_OPT_LIST) {
         tm_strlist *l = (tm_strlist *)field;
         for (size_t i = 0; i < l->n; i++)
@@ -265,7 +295,7 @@ void *tm__options_fill(const tm_plugin *p, const char *file, const tm_node *with
             goto fail;
         } else if (o->def) {
             char *lerr = NULL;
-            tm_node *dv = o->type == TM_OPT_LIST ? tm__yaml_load("default", o->def,
+            tm_node *dv = o->type == TM_OPT_LIST || o->type == TM_OPT_MAP ? tm__yaml_load("default", o->def,
                                                                  strlen(o->def), false, &lerr)
                                                  : tm__node_scalar(o->def, 0, 0);
             if (dv)
@@ -301,6 +331,8 @@ void tm__options_free(const tm_plugin *p, void *config)
             for (size_t i = 0; i < l->n; i++)
                 free(l->items[i]);
             free(l->items);
+        } else if (o->type == TM_OPT_MAP) {
+            map_clear((tm_strmap *)field);
         }
     }
     free(config);
@@ -362,7 +394,7 @@ void tm__options_print(FILE *out, const tm_plugin *p, const char *path)
 
 static cJSON *json_default(const tm_option *o)
 {
-    if (!o->def)
+    if (!o->def || o->type == TM_OPT_MAP)
         return NULL;
     tm_node *n = tm__node_scalar(o->def, 0, 0);
     cJSON *j = NULL;
@@ -441,6 +473,13 @@ char *tm__options_schema(const tm_plugin *p)
             cJSON *one = cJSON_CreateObject();
             cJSON_AddStringToObject(one, "type", "string");
             cJSON_AddItemToArray(any, one);
+            break;
+        }
+        case TM_OPT_MAP: {
+            cJSON_AddStringToObject(po, "type", "object");
+            cJSON *ap = cJSON_CreateObject();
+            cJSON_AddStringToObject(ap, "type", "string");
+            cJSON_AddItemToObject(po, "additionalProperties", ap);
             break;
         }
         case TM_OPT_BYTES: {

@@ -117,8 +117,9 @@ static char *check_descriptor(const tm_plugin *d)
                       : o->type == TM_OPT_INT || o->type == TM_OPT_BYTES ? sizeof(int64_t)
                       : o->type == TM_OPT_DOUBLE                         ? sizeof(double)
                       : o->type == TM_OPT_LIST                           ? sizeof(tm_strlist)
+                      : o->type == TM_OPT_MAP                            ? sizeof(tm_strmap)
                                                                          : sizeof(int);
-        if (o->type < TM_OPT_STRING || o->type > TM_OPT_BYTES)
+        if (o->type < TM_OPT_STRING || o->type > TM_OPT_MAP)
             return tm__xasprintf("option '%s' has an unknown type", o->name);
         if (o->offset + need > d->config_size)
             return tm__xasprintf("option '%s' lies outside its config struct", o->name);

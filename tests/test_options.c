@@ -17,6 +17,7 @@ typedef struct cfg {
     int mode;
     tm_strlist items;
     int64_t size;
+    tm_strmap rules;
 } cfg;
 
 static const tm_option opts[] = {
@@ -34,6 +35,7 @@ static const tm_option opts[] = {
      .help = "Some items."},
     {.name = "size", .type = TM_OPT_BYTES, .def = "64k", .offset = offsetof(cfg, size),
      .help = "A size."},
+    {.name = "rules", .type = TM_OPT_MAP, .offset = offsetof(cfg, rules), .help = "Named rules."},
     TM_OPTIONS_END};
 
 static const tm_plugin plug = {.name = "demo",
@@ -89,6 +91,14 @@ static void test_defaults_and_values(void **st)
     assert_int_equal(c->items.n, 1);
     assert_string_equal(c->items.items[0], "one");
     assert_int_equal(c->size, 10 * 1024 * 1024);
+    assert_int_equal(c->rules.n, 0);
+    tm__options_free(&plug, c);
+
+    c = fill("{path: x, rules: {share: '^\\d+$', skip: '^Skip'}}", &err);
+    assert_non_null(c);
+    assert_int_equal(c->rules.n, 2);
+    assert_string_equal(c->rules.keys[1], "skip");
+    assert_string_equal(c->rules.values[0], "^\\d+$");
     tm__options_free(&plug, c);
 }
 
@@ -97,7 +107,7 @@ static void test_errors(void **st)
     (void)st;
     expect_err("path: x\ncuont: 3\n", "p.yaml:2:1: unknown option 'cuont' for stage 'demo'; did "
                                       "you mean 'count'? (valid: path, count, threshold, flag, "
-                                      "mode, items, size)");
+                                      "mode, items, size, rules)");
     expect_err("path: x\ncount: 11\n", "p.yaml:2:8: option 'count' must be between 1 and 10, "
                                        "not 11");
     expect_err("path: x\ncount: 2.5\n", "p.yaml:2:8: option 'count' expects an integer, not "
@@ -109,6 +119,8 @@ static void test_errors(void **st)
     expect_err("path: x\nmode: delete\n", "p.yaml:2:7: option 'mode' must be one of: drop, mark "
                                           "(not 'delete')");
     expect_err("path: x\nitems: {a: 1}\n", "p.yaml:2:8: option 'items' expects a list of strings");
+    expect_err("path: x\nrules: [a]\n", "p.yaml:2:8: option 'rules' expects a mapping (name: "
+                                        "value, ...)");
     expect_err("path: x\nsize: lots\n", "p.yaml:2:7: option 'size' expects a size such as 4096, "
                                         "64k or 10MB, not 'lots'");
     expect_err("path: [a]\n", "p.yaml:1:7: option 'path' expects a string, not a list");

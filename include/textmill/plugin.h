@@ -146,13 +146,20 @@ typedef enum {
     TM_OPT_BOOL = 4,   /* int, 0 or 1         (true/false, yes/no, on/off) */
     TM_OPT_ENUM = 5,   /* int: index into `choices` ("a|b|c") */
     TM_OPT_LIST = 6,   /* tm_strlist          (a YAML list of strings, or one string) */
-    TM_OPT_BYTES = 7   /* int64_t             a size: 4096, 64k, 10MB, 1GiB */
+    TM_OPT_BYTES = 7,  /* int64_t             a size: 4096, 64k, 10MB, 1GiB */
+    TM_OPT_MAP = 8     /* tm_strmap           a YAML mapping of strings to strings */
 } tm_opt_type;
 
 typedef struct tm_strlist {
     size_t n;
     char **items;
 } tm_strlist;
+
+typedef struct tm_strmap {
+    size_t n;
+    char **keys; /* in the order written */
+    char **values;
+} tm_strmap;
 
 typedef struct tm_option {
     const char *name;
