@@ -75,7 +75,9 @@ void tm__ctx_settle(tm_ctx *c, tm_batch *b)
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         tm_idoc *d = (tm_idoc *)out[i];
-        if (d->drop_reason) {
+        if (d->detached) {
+            d->detached = false; /* the plugin owns it now */
+        } else if (d->drop_reason) {
             tm__ctx_stat_add(&c->drops, &c->n_drops, d->drop_reason, 1);
             tm__doc_free(out[i]);
         } else {
@@ -275,6 +277,19 @@ static void h_count(tm_ctx *ctx, const char *counter, int64_t delta)
     pthread_mutex_unlock(&ctx_lock);
 }
 
+static int h_detach(tm_ctx *ctx, tm_doc *doc)
+{
+    if (!ctx || !doc || !ctx->batch)
+        return TM_EINVAL;
+    for (size_t i = 0; i < ctx->batch->n; i++) {
+        if (ctx->batch->docs[i] == doc) {
+            ((tm_idoc *)doc)->detached = true;
+            return TM_OK;
+        }
+    }
+    return TM_EINVAL;
+}
+
 static const char *h_state_dir(tm_ctx *ctx)
 {
     return ctx && ctx->pipeline ? ctx->pipeline->state_dir : NULL;
@@ -311,4 +326,5 @@ const tm_host tm__host = {
     .instance_name = h_instance_name,
     .expand_paths = h_expand_paths,
     .strlist_free = tm__strlist_free,
+    .detach = h_detach,
 };

@@ -128,6 +128,7 @@ typedef struct tm_idoc {
     tm_doc pub; /* first, so a tm_doc * is a tm_idoc * */
     size_t cap_meta, cap_annotations;
     char *drop_reason; /* non-NULL once dropped */
+    bool detached;     /* taken out of its batch by the plugin (host->detach) */
 } tm_idoc;
 
 /* Number of bytes of the longest valid UTF-8 prefix. */

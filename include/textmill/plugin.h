@@ -256,6 +256,12 @@ typedef struct tm_host {
      * is a warning. Free `out` with strlist_free. */
     int (*expand_paths)(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out);
     void (*strlist_free)(tm_strlist *list);
+
+    /* Takes a document of the current batch out of it: the plugin owns it
+     * from now on and must later hand it on with emit_take (from process or
+     * flush) or free it with doc_free. For stages that hold documents back
+     * (a window of statistics, a dedupe delay). */
+    int (*detach)(tm_ctx *ctx, tm_doc *doc);
 } tm_host;
 
 /* True if the host table has `field` (a host of an older minor may not). */
