@@ -374,9 +374,14 @@ static int rewrite(state *s, tm_ctx *ctx, tm_doc *d)
 
 /* ---- repeated lines ---------------------------------------------------------------- */
 
+/* The first and last lines of a document, where site chrome lives: up to
+ * three at each end, fewer in short documents (always the first and last). */
 static bool edge_line(size_t rank, size_t nonblank)
 {
-    return rank < 3 || rank + 3 >= nonblank;
+    size_t k = nonblank / 4 < 3 ? nonblank / 4 : 3;
+    if (k < 1)
+        k = 1;
+    return rank < k || rank + k >= nonblank;
 }
 
 /* Counts the distinct lines of a document. */

@@ -126,10 +126,11 @@ int linestats_load(linestats *ls, const char *path, char *err, size_t err_len)
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT hash, docs, edge FROM lines WHERE docs > 1", -1,
                                 &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        linestats_add(ls, (uint64_t)sqlite3_column_int64(st, 0), false, true,
-                      (uint32_t)sqlite3_column_int64(st, 1),
-                      (uint32_t)sqlite3_column_int64(st, 2));
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            linestats_add(ls, (uint64_t)sqlite3_column_int64(st, 0), false, true,
+                          (uint32_t)sqlite3_column_int64(st, 1),
+                          (uint32_t)sqlite3_column_int64(st, 2));
     if (rc != SQLITE_DONE) {
         snprintf(err, err_len, "%s: cannot read line counts: %s", path, sqlite3_errmsg(db));
         sqlite3_finalize(st);

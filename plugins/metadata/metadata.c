@@ -56,7 +56,7 @@ static const char *const patterns[N_PATTERNS] = {
     [P_DATE_MDY] = "\\b" MONTH "\\.?\\s+(?<day>\\d{1,2})(?:st|nd|rd|th)?,?\\s+(?<year>(?:19|20)\\d\\d)",
     /* 10 November 2020 */
     [P_DATE_DMY] = "\\b(?<day>\\d{1,2})(?:st|nd|rd|th)?\\s+" MONTH "\\.?,?\\s+(?<year>(?:19|20)\\d\\d)",
-    [P_DATE_ISO] = "\\b(?<year>(?:19|20)\\d\\d)-(?<m>\\d\\d)-(?<day>\\d\\d)\\b",
+    [P_DATE_ISO] = "\\b(?<year>(?:19|20)\\d\\d)-(?<m>\\d\\d)-(?<day>\\d\\d)(?!\\d)",
     /* 10/27/2020 (US order unless day_first, or the first number is > 12) */
     [P_DATE_NUM] = "\\b(?<a>\\d{1,2})/(?<b>\\d{1,2})/(?<year>(?:19|20)\\d\\d)\\b",
     [P_DATE_DOT] = "\\b(?<day>\\d{1,2})\\.(?<m>\\d{1,2})\\.(?<year>(?:19|20)\\d\\d)\\b",
@@ -272,8 +272,9 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
             for (size_t k = 1; k < hdr; k++) {
                 const char *t = lines[k].p;
                 size_t n = lines[k].n;
-                /* a dateline (a short line) or a byline; never body prose */
-                bool dateline = words(t, n) <= 8;
+                /* a dateline (a short line that is not a sentence) or a byline;
+                 * never body prose, where dates are events */
+                bool dateline = words(t, n) <= 8 && t[n - 1] != '.';
                 bool byline = find(s, md, P_BYLINE, t, n, NULL, NULL) ||
                               find(s, md, P_INLINE_BY, t, n, NULL, NULL);
                 if ((dateline || byline) && parse_date(s, md, t, n, iso)) {
