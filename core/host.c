@@ -56,10 +56,13 @@ void tm__ctx_settle(tm_ctx *c, tm_batch *b)
     tm_doc **out = tm__xcalloc(total ? total : 1, sizeof *out);
     size_t n = 0;
     bool *used = c->n_pending ? tm__xcalloc(c->n_pending, sizeof *used) : NULL;
+    bool anchored = false; /* most emits go to the end: skip the search then */
+    for (size_t k = 0; k < c->n_pending && !anchored; k++)
+        anchored = c->pending[k].after != NULL;
     for (size_t i = 0; i < b->n; i++) {
         tm_doc *d = b->docs[i];
         out[n++] = d;
-        for (size_t k = 0; k < c->n_pending; k++) {
+        for (size_t k = 0; anchored && k < c->n_pending; k++) {
             if (!used[k] && c->pending[k].after == d) {
                 out[n++] = c->pending[k].doc;
                 used[k] = true;

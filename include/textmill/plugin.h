@@ -257,10 +257,11 @@ typedef struct tm_host {
     int (*expand_paths)(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out);
     void (*strlist_free)(tm_strlist *list);
 
-    /* Takes a document of the current batch out of it: the plugin owns it
-     * from now on and must later hand it on with emit_take (from process or
-     * flush) or free it with doc_free. For stages that hold documents back
-     * (a window of statistics, a dedupe delay). */
+    /* Takes a document of the current batch out of it, for stages that hold
+     * documents back (a window of statistics, a dedupe delay). The document
+     * leaves the batch when the current call returns; from then on the
+     * plugin owns it and must hand it on with emit_take (in a later process
+     * or in flush) or free it with doc_free. */
     int (*detach)(tm_ctx *ctx, tm_doc *doc);
 } tm_host;
 

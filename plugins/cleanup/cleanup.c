@@ -479,6 +479,13 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
         if (rc != TM_OK)
             return rc;
     }
+    /* a full window is released before this batch is read: the documents
+     * detached in earlier calls are ours to change, emit or free */
+    if (s->n_held >= (size_t)s->cfg->window) {
+        int rc = release(s, ctx);
+        if (rc != TM_OK)
+            return rc;
+    }
     for (size_t i = 0; i < b->n; i++) {
         tm_doc *d = b->docs[i];
         norm_counts nc = {0};
@@ -518,8 +525,6 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
             return TM_ENOMEM;
         h->detach(ctx, d);
         s->held[s->n_held++] = d;
-        if (s->n_held >= (size_t)s->cfg->window && (rc = release(s, ctx)) != TM_OK)
-            return rc;
     }
     return TM_OK;
 }
