@@ -116,6 +116,10 @@ check("a line repeated across documents (a footer) is removed from all",
 check("long repeated prose in the middle (a syndicated paragraph) stays",
       rc == 0 and all(syndicated in d["text"] for d in out), out)
 check("output order is input order", rc == 0 and [d["id"] for d in out] == [f"d{i}" for i in range(6)])
+rc, out = run(docs + ["Follow Example Daily on social media for updates"] * 2,
+              "[{use: cleanup, with: {window: 2}}]", extra="batch_bytes: 1024\n", name="w")
+check("small windows over several batches: order kept, emptied documents left out",
+      rc == 0 and [d["id"] for d in out] == [f"d{i}" for i in range(6)], out)
 state = os.path.join(work, "state")
 rc1, out1 = run(docs[:3], "[{use: cleanup}]", f"state: {state}\n", name="s1")
 rc2, out2 = run([d.replace("A story", "A tale") for d in docs[3:]], "[{use: cleanup}]",
