@@ -21,6 +21,8 @@ static char *sample_option(const tm_plugin *d, const tm_option *o)
 {
     if (!strcmp(o->name, "paths") && !strcmp(d->name, "jsonl"))
         return tm__xstrdup("[\"" TM_SOURCE_DIR "/tests/golden/news.jsonl\"]");
+    if (!strcmp(o->name, "paths") && !strcmp(d->name, "html"))
+        return tm__xstrdup("[\"" TM_SOURCE_DIR "/tests/html/*.html\"]");
     if (!strcmp(o->name, "paths"))
         return tm__xstrdup("[\"" TM_SOURCE_DIR "/seeds/*.txt\"]");
     if (!strcmp(o->name, "path"))
