@@ -281,6 +281,20 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
             goto done;
     }
 
+    /* outputs are in place: now the state that describes them */
+    for (int pass = 0; pass < 2 && !r.exit_code; pass++) {
+        for (size_t i = 0; i < p->n_steps; i++) {
+            const tm_plugin *d = p->steps[i].plugin.desc;
+            if ((d->role == TM_ROLE_SINK) != (pass == 0) || !d->commit)
+                continue;
+            int rc = d->commit(r.state[i], &r.ctx[i]);
+            if (rc < 0) {
+                report_failure(&r, i, "to commit its state", rc);
+                break;
+            }
+        }
+    }
+
 done:
     fini_all(&r);
     if (tm__progress_active) {

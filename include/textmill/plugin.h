@@ -6,10 +6,11 @@
  * version and build signature, validates the pipeline's options against
  * the descriptor's option table, and then calls, in this order:
  *
- *     init  -> process (any number of times) -> flush -> fini
+ *     init  -> process (any number of times) -> flush -> commit -> fini
  *
  * `fini` runs exactly when `init` succeeded, also when the run fails or is
- * interrupted (then `flush` is skipped: a sink must not commit its output).
+ * interrupted (then `flush` and `commit` are skipped: a sink must not commit
+ * its output, a stage must not save state).
  *
  * Ownership (said once, for every function here):
  *   - What the host passes into a callback (documents, batches, strings,
@@ -318,6 +319,12 @@ typedef struct tm_plugin {
      * commits its output durably (rename into place). May be NULL. */
     int (*flush)(void *state, tm_ctx *ctx);
     void (*fini)(void *state); /* may be NULL */
+
+    /* After every step's flush succeeded and every sink committed its output:
+     * make durable the state that describes that output (a dedupe index), so
+     * that a run that dies never leaves state for documents not written out.
+     * Called on sinks first, then on the other steps in order. May be NULL. */
+    int (*commit)(void *state, tm_ctx *ctx);
 } tm_plugin;
 
 #define TM_DESCRIPTOR_SYMBOL "tm_plugin_descriptor"

@@ -529,13 +529,15 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
     return TM_OK;
 }
 
-static int flush(void *st, tm_ctx *ctx)
+static int flush(void *st, tm_ctx *ctx) { return release(st, ctx); }
+
+/* The counts of this run join the state only once the outputs that these
+ * documents went to are committed. */
+static int commit(void *st, tm_ctx *ctx)
 {
     state *s = st;
-    int rc = release(s, ctx);
-    if (rc != TM_OK || !s->stats_path)
-        return rc;
-    /* counts of this run join the state only when the run got this far */
+    if (!s->stats_path)
+        return TM_OK;
     char err[512];
     mkdir(s->host->state_dir(ctx), 0777);
     if (linestats_save(&s->stats, s->stats_path, err, sizeof err) != TM_OK)
@@ -550,4 +552,4 @@ TM_PLUGIN_DEFINE(.name = "cleanup", .version = "1.0.0", .license = "MIT",
                  .summary = "Repairs and normalises text and removes boilerplate lines.",
                  .role = TM_ROLE_STAGE, .options = options, .config_size = sizeof(config),
                  .reads = reads, .writes = writes, .init = init, .process = process,
-                 .flush = flush, .fini = fini);
+                 .flush = flush, .fini = fini, .commit = commit);
