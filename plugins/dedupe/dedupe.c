@@ -1,0 +1,465 @@
+/* stage `dedupe`: exact duplicates (a hash of the normalised text), near
+ * duplicates (MinHash with LSH banding), repeated paragraphs, and documents
+ * of the same story; remembered across runs with `state:`, saved only after
+ * the outputs are committed. */
+#include "index.h"
+#include "minhash.h"
+#include "story.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+typedef struct config {
+    int mode; /* 0 drop, 1 mark */
+    int exact, near, fold_case, normalize;
+    int64_t shingle;
+    int unit; /* 0 word, 1 char */
+    int64_t hashes, bands, rows;
+    double threshold, verify_margin;
+    int64_t seed;
+    int granularity; /* 0 document, 1 paragraph */
+    int64_t min_paragraph_chars;
+    int story;
+    double story_threshold;
+    int64_t story_max_days, story_window;
+} config;
+
+static const tm_option options[] = {
+    {.name = "mode", .type = TM_OPT_ENUM, .choices = "drop|mark", .def = "drop",
+     .offset = offsetof(config, mode),
+     .help = "drop: duplicates leave the stream (reason: duplicate); mark: they stay, with "
+             "meta.duplicate_of, meta.similarity and meta.duplicate_kind."},
+    {.name = "exact", .type = TM_OPT_BOOL, .def = "true", .offset = offsetof(config, exact),
+     .help = "Find exact duplicates: the same normalised text (Unicode form, case and spacing "
+             "folded)."},
+    {.name = "near", .type = TM_OPT_BOOL, .def = "true", .offset = offsetof(config, near),
+     .help = "Find near duplicates with MinHash and LSH banding."},
+    {.name = "fold_case", .type = TM_OPT_BOOL, .def = "true",
+     .offset = offsetof(config, fold_case),
+     .help = "Compare texts without regard to case."},
+    {.name = "normalize", .type = TM_OPT_ENUM, .choices = "nfc|nfkc", .def = "nfc",
+     .offset = offsetof(config, normalize),
+     .help = "Unicode form the texts are compared in (nfkc also folds ligatures and "
+             "full-width forms)."},
+    {.name = "shingle", .type = TM_OPT_INT, .def = "3", .min = 1, .max = 64,
+     .offset = offsetof(config, shingle),
+     .help = "Shingle size: words (or characters with shingle_unit: char) per shingle."},
+    {.name = "shingle_unit", .type = TM_OPT_ENUM, .choices = "word|char", .def = "word",
+     .offset = offsetof(config, unit),
+     .help = "Shingles of words, or of characters (for short texts and languages without "
+             "spaces; use shingle: 5 or more)."},
+    {.name = "hashes", .type = TM_OPT_INT, .def = "128", .min = 16, .max = 1024,
+     .offset = offsetof(config, hashes),
+     .help = "MinHash values per document (bytes of index per document)."},
+    {.name = "bands", .type = TM_OPT_INT, .def = "0", .min = 0, .max = 1024,
+     .offset = offsetof(config, bands),
+     .help = "LSH bands; with rows, bands x rows must equal hashes. 0: chosen from threshold."},
+    {.name = "rows", .type = TM_OPT_INT, .def = "0", .min = 0, .max = 1024,
+     .offset = offsetof(config, rows), .help = "LSH rows per band (see bands)."},
+    {.name = "threshold", .type = TM_OPT_DOUBLE, .def = "0.8", .min = 0.05, .max = 1,
+     .offset = offsetof(config, threshold),
+     .help = "Target Jaccard similarity of near duplicates: chooses bands x rows, and a "
+             "candidate is a duplicate when its estimated similarity reaches threshold - "
+             "verify_margin."},
+    {.name = "verify_margin", .type = TM_OPT_DOUBLE, .def = "0.1", .min = 0, .max = 0.5,
+     .offset = offsetof(config, verify_margin),
+     .help = "Allowance for the error of the 128-value estimate (about 0.035 at 0.8)."},
+    {.name = "seed", .type = TM_OPT_INT, .def = "1", .offset = offsetof(config, seed),
+     .help = "Seed of the MinHash functions (an index on disk remembers it)."},
+    {.name = "granularity", .type = TM_OPT_ENUM, .choices = "document|paragraph",
+     .def = "document", .offset = offsetof(config, granularity),
+     .help = "paragraph: also find paragraphs seen in earlier documents (a syndicated block, "
+             "a reused boilerplate paragraph); drop mode removes them, mark mode annotates "
+             "them (type DUPLICATE_PARAGRAPH, label: the earlier document)."},
+    {.name = "min_paragraph_chars", .type = TM_OPT_INT, .def = "200", .min = 1, .max = 1e9,
+     .offset = offsetof(config, min_paragraph_chars),
+     .help = "Paragraphs shorter than this (bytes) are never duplicates: short common "
+             "sentences survive."},
+    {.name = "story", .type = TM_OPT_BOOL, .def = "true", .offset = offsetof(config, story),
+     .help = "Give documents that report the same story one meta.story id (with "
+             "meta.story_evidence); a document alone in its story gets its own id."},
+    {.name = "story_threshold", .type = TM_OPT_DOUBLE, .def = "0.4", .min = 0.01, .max = 1,
+     .offset = offsetof(config, story_threshold),
+     .help = "Rarity-weighted overlap of names that makes two documents one story without a "
+             "shared quotation (a third of it suffices with one)."},
+    {.name = "story_max_days", .type = TM_OPT_INT, .def = "3", .min = -1, .max = 100000,
+     .offset = offsetof(config, story_max_days),
+     .help = "Documents whose publication dates (meta.date) are further apart are never one "
+             "story; -1: ignore dates."},
+    {.name = "story_window", .type = TM_OPT_INT, .def = "20000", .min = 10, .max = 1e8,
+     .offset = offsetof(config, story_window),
+     .help = "How many recent documents a new one is compared with for stories."},
+    TM_OPTIONS_END};
+
+typedef struct state {
+    const tm_host *host;
+    const config *cfg;
+    size_t H, bands, rows;
+    dd_index index;
+    dd_store *store;
+    bool opened;
+    story_index *stories;
+    tokens tok;
+    uint64_t *scratch;
+    size_t scratch_cap;
+    uint8_t *sig;
+    /* paragraphs: hash -> index of the first document, open addressing */
+    uint64_t *para_key;
+    uint32_t *para_doc;
+    size_t para_cap, para_used;
+    char **para_ids; /* paragraph owners not in the index (mark mode keeps them) */
+} state;
+
+static void fini(void *st)
+{
+    state *s = st;
+    dd_index_free(&s->index);
+    dd_store_close(s->store);
+    story_free(s->stories);
+    tokens_free(&s->tok, s->host);
+    free(s->scratch);
+    free(s->sig);
+    free(s->para_key);
+    free(s->para_doc);
+    s->host->free(s);
+}
+
+static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
+{
+    const config *c = cfgp;
+    size_t H = (size_t)c->hashes, b = (size_t)c->bands, r = (size_t)c->rows;
+    if ((b || r) && (!b || !r || b * r != H)) {
+        h->error(ctx, "bands x rows must equal hashes (%zu x %zu != %zu); or leave both 0 to "
+                      "choose them from threshold",
+                 b, r, H);
+        return TM_ECONFIG;
+    }
+    if (!b)
+        lsh_params(H, c->threshold, &b, &r);
+    state *s = h->alloc(sizeof *s);
+    if (!s)
+        return TM_ENOMEM;
+    memset(s, 0, sizeof *s);
+    s->host = h;
+    s->cfg = c;
+    s->H = H;
+    s->bands = b;
+    s->rows = r;
+    s->sig = malloc(H);
+    int rc = s->sig ? dd_index_init(&s->index, h, H, b, r) : TM_ENOMEM;
+    if (rc == TM_OK && c->story) {
+        s->stories = story_new(h, (size_t)c->story_window, (int)c->story_max_days,
+                               c->story_threshold);
+        if (!s->stories)
+            rc = TM_ENOMEM;
+    }
+    if (rc != TM_OK) {
+        fini(s);
+        return rc;
+    }
+    h->log(ctx, TM_LOG_DEBUG, "LSH: %zu bands x %zu rows", b, r);
+    *out = s;
+    return TM_OK;
+}
+
+/* Opens and loads the index on disk, once, when state: is set. */
+static int open_store(state *s, tm_ctx *ctx)
+{
+    s->opened = true;
+    const char *dir = s->host->state_dir(ctx);
+    if (!dir)
+        return TM_OK;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return s->host->error(ctx, "state directory %s: %s", dir, strerror(errno));
+    char path[4096], params[256], err[1024];
+    snprintf(path, sizeof path, "%s/dedupe-%s.sqlite", dir, s->host->instance_name(ctx));
+    const config *c = s->cfg;
+    snprintf(params, sizeof params, "v1 hashes=%zu shingle=%lld unit=%s seed=%lld case=%d nf=%s",
+             s->H, (long long)c->shingle, c->unit ? "char" : "word", (long long)c->seed,
+             c->fold_case, c->normalize ? "nfkc" : "nfc");
+    s->store = dd_store_open(path, params, err, sizeof err);
+    if (!s->store || dd_store_load(s->store, &s->index, err, sizeof err) != TM_OK)
+        return s->host->error(ctx, "%s", err);
+    s->host->log(ctx, TM_LOG_DEBUG, "%s: %zu documents remembered", path, s->index.n);
+    return TM_OK;
+}
+
+static int set_num(state *s, tm_ctx *ctx, tm_doc *d, const char *key, double v)
+{
+    char num[32];
+    int n = snprintf(num, sizeof num, "%.4f", v);
+    return s->host->meta_set(ctx, d, key, TM_META_NUMBER, num, (size_t)n);
+}
+
+static int set_str(state *s, tm_ctx *ctx, tm_doc *d, const char *key, const char *v)
+{
+    return s->host->meta_set(ctx, d, key, TM_META_STRING, v, strlen(v));
+}
+
+typedef struct near_search {
+    state *s;
+    double best;
+    long doc;
+    double verify;
+} near_search;
+
+static bool near_candidate(void *arg, long doc)
+{
+    near_search *ns = arg;
+    double j = sig_jaccard(ns->s->sig, dd_index_sig(&ns->s->index, doc), ns->s->H);
+    if (j >= ns->verify && (j > ns->best || (j == ns->best && doc < ns->doc))) {
+        ns->best = j;
+        ns->doc = doc;
+    }
+    return ns->best >= 0.999; /* cannot do better */
+}
+
+/* ---- paragraphs ---------------------------------------------------------------------- */
+
+static uint32_t *para_find(state *s, uint64_t key, bool add)
+{
+    if (add && (s->para_used + 1) * 4 > s->para_cap * 3) {
+        size_t cap = s->para_cap ? s->para_cap * 2 : 4096;
+        uint64_t *k = calloc(cap, sizeof *k);
+        uint32_t *v = calloc(cap, sizeof *v);
+        if (!k || !v) {
+            free(k);
+            free(v);
+            return NULL;
+        }
+        for (size_t i = 0; i < s->para_cap; i++) {
+            if (!s->para_key[i])
+                continue;
+            size_t j = (size_t)(s->para_key[i] * 0x9E3779B97F4A7C15ull) & (cap - 1);
+            while (k[j])
+                j = (j + 1) & (cap - 1);
+            k[j] = s->para_key[i];
+            v[j] = s->para_doc[i];
+        }
+        free(s->para_key);
+        free(s->para_doc);
+        s->para_key = k;
+        s->para_doc = v;
+        s->para_cap = cap;
+    }
+    if (!s->para_cap)
+        return NULL;
+    size_t j = (size_t)(key * 0x9E3779B97F4A7C15ull) & (s->para_cap - 1);
+    while (s->para_key[j] && s->para_key[j] != key)
+        j = (j + 1) & (s->para_cap - 1);
+    if (!s->para_key[j]) {
+        if (!add)
+            return NULL;
+        s->para_key[j] = key;
+        s->para_used++;
+        s->para_doc[j] = UINT32_MAX;
+    }
+    return &s->para_doc[j];
+}
+
+/* Paragraphs of d seen in an earlier document are removed (drop) or
+ * annotated (mark); new ones are remembered as d's (index document doc). */
+static int paragraphs(state *s, tm_ctx *ctx, tm_doc *d, long doc)
+{
+    const tm_host *h = s->host;
+    const char *t = d->text;
+    size_t n = d->text_len, removed = 0;
+    tm_edit *edits = NULL;
+    size_t n_edits = 0;
+    char *out = NULL;
+    size_t out_len = 0;
+    tokens pt = {0};
+    int rc = TM_OK;
+    for (size_t a = 0; a < n && rc == TM_OK;) {
+        /* a paragraph ends at a blank line */
+        size_t b = a;
+        while (b < n && !(t[b] == '\n' && b + 1 < n && t[b + 1] == '\n'))
+            b++;
+        if (b - a >= (size_t)s->cfg->min_paragraph_chars) {
+            rc = tokenize(&pt, h, t + a, b - a, s->cfg->fold_case, s->cfg->normalize);
+            uint64_t key = rc == TM_OK ? exact_hash(&pt) : 0;
+            uint32_t *first = rc == TM_OK ? para_find(s, key, true) : NULL;
+            if (rc == TM_OK && !first)
+                rc = TM_ENOMEM;
+            if (rc == TM_OK && *first != UINT32_MAX && (long)*first != doc) {
+                const char *owner = dd_index_id(&s->index, (long)*first);
+                if (s->cfg->mode == 1) {
+                    tm_annotation an = {.start = a, .end = b, .type = "DUPLICATE_PARAGRAPH",
+                                        .label = owner, .score = 1};
+                    rc = h->annotate(ctx, d, &an);
+                } else {
+                    /* delete the paragraph and the blank line after it */
+                    size_t e = b < n ? b + 2 : b;
+                    tm_edit *g = realloc(edits, (n_edits + 1) * sizeof *g);
+                    if (!g)
+                        rc = TM_ENOMEM;
+                    else {
+                        edits = g;
+                        edits[n_edits++] = (tm_edit){a, e, 0, 0};
+                    }
+                }
+                removed++;
+            } else if (rc == TM_OK && *first == UINT32_MAX && doc >= 0) {
+                *first = (uint32_t)doc;
+            }
+        }
+        a = b + 2;
+    }
+    if (rc == TM_OK && n_edits) {
+        /* build the new text and fix the edits' new offsets */
+        out = malloc(n + 1);
+        if (!out)
+            rc = TM_ENOMEM;
+        size_t from = 0;
+        for (size_t i = 0; rc == TM_OK && i < n_edits; i++) {
+            memcpy(out + out_len, t + from, edits[i].old_start - from);
+            out_len += edits[i].old_start - from;
+            edits[i].new_start = edits[i].new_end = out_len;
+            from = edits[i].old_end;
+        }
+        if (rc == TM_OK) {
+            memcpy(out + out_len, t + from, n - from);
+            out_len += n - from;
+            /* a removed last paragraph leaves the blank line before it */
+            while (out_len && out[out_len - 1] == '\n' && n_edits && edits[n_edits - 1].old_end == n) {
+                out_len--;
+                edits[n_edits - 1].new_start = edits[n_edits - 1].new_end = out_len;
+                edits[n_edits - 1].old_start--;
+            }
+            rc = h->replace_text(ctx, d, out, out_len, edits, n_edits);
+        }
+    }
+    if (removed)
+        h->count(ctx, "duplicate_paragraphs", (int64_t)removed);
+    free(out);
+    free(edits);
+    tokens_free(&pt, h);
+    return rc;
+}
+
+/* ---- documents ------------------------------------------------------------------------ */
+
+static int one(state *s, tm_ctx *ctx, tm_doc *d)
+{
+    const tm_host *h = s->host;
+    const config *c = s->cfg;
+    int rc = tokenize(&s->tok, h, d->text, d->text_len, c->fold_case, c->normalize);
+    if (rc != TM_OK)
+        return h->error(ctx, "%s: cannot normalise the text", d->id), rc;
+    uint64_t exact = exact_hash(&s->tok);
+    long dup = -1;
+    double sim = 0;
+    const char *kind = NULL;
+    if (c->exact && (dup = dd_index_exact(&s->index, exact)) >= 0) {
+        sim = 1;
+        kind = "exact";
+    }
+    size_t need = s->H + s->tok.n + (s->tok.buf_len + s->tok.n) / 8 + 2;
+    if (need > s->scratch_cap) {
+        free(s->scratch);
+        s->scratch = malloc(need * sizeof *s->scratch);
+        if (!s->scratch)
+            return TM_ENOMEM;
+        s->scratch_cap = need;
+    }
+    size_t shingles = minhash(&s->tok, (int)c->shingle, c->unit == 1, (uint64_t)c->seed, s->sig,
+                              s->H, s->scratch);
+    if (dup < 0 && c->near && shingles > 0) {
+        near_search ns = {s, -1, -1, c->threshold - c->verify_margin};
+        dd_index_candidates(&s->index, s->sig, near_candidate, &ns);
+        if (ns.doc >= 0) {
+            dup = ns.doc;
+            sim = ns.best;
+            kind = "near";
+        }
+    }
+    if (dup >= 0) {
+        const char *of = dd_index_id(&s->index, dup);
+        h->count(ctx, kind, 1);
+        rc = set_str(s, ctx, d, "duplicate_of", of);
+        if (rc == TM_OK)
+            rc = set_num(s, ctx, d, "similarity", sim);
+        if (rc == TM_OK)
+            rc = set_str(s, ctx, d, "duplicate_kind", kind);
+        if (rc == TM_OK && c->mode == 0)
+            return h->drop(ctx, d, "duplicate");
+        if (rc == TM_OK && s->stories) {
+            /* a copy belongs to its original's story */
+            const char *st = story_of(s->stories, of);
+            rc = set_str(s, ctx, d, "story", st ? st : of);
+        }
+        if (rc == TM_OK && c->granularity == 1)
+            rc = paragraphs(s, ctx, d, -1);
+        return rc;
+    }
+    long doc = dd_index_add(&s->index, d->id, d->id_len, exact, s->sig);
+    if (doc < 0)
+        return h->error(ctx, "out of memory in the dedupe index (%zu documents)", s->index.n),
+               TM_ENOMEM;
+    if (s->stories) {
+        story_feats f;
+        story_match m;
+        rc = story_features(s->stories, d, &f);
+        if (rc == TM_OK)
+            rc = story_find(s->stories, &f, &m);
+        if (rc == TM_OK) {
+            const char *story = m.story ? m.story : d->id;
+            rc = set_str(s, ctx, d, "story", story);
+            if (rc == TM_OK && m.evidence) {
+                rc = h->meta_set(ctx, d, "story_evidence", TM_META_JSON, m.evidence,
+                                 strlen(m.evidence));
+                h->count(ctx, "same_story", 1);
+            }
+            if (rc == TM_OK)
+                rc = story_add(s->stories, d->id, story, &f);
+            story_match_free(s->stories, &m);
+        }
+        story_feats_free(s->stories, &f);
+    }
+    if (rc == TM_OK && c->granularity == 1)
+        rc = paragraphs(s, ctx, d, doc);
+    return rc;
+}
+
+static int process(void *st, tm_ctx *ctx, tm_batch *b)
+{
+    state *s = st;
+    if (!s->opened) {
+        int rc = open_store(s, ctx);
+        if (rc != TM_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        int rc = one(s, ctx, b->docs[i]);
+        if (rc != TM_OK)
+            return rc;
+    }
+    return TM_OK;
+}
+
+/* The index learns this run's documents only once the outputs hold them. */
+static int commit(void *st, tm_ctx *ctx)
+{
+    state *s = st;
+    char err[1024];
+    if (s->store && dd_store_save(s->store, &s->index, err, sizeof err) != TM_OK)
+        return s->host->error(ctx, "%s", err);
+    s->host->count(ctx, "index_bytes", (int64_t)dd_index_bytes(&s->index));
+    return TM_OK;
+}
+
+static const char *const reads[] = {"text", "?meta.date", "?annotations", NULL};
+static const char *const writes[] = {"meta.duplicate_of", "meta.similarity",
+                                     "meta.duplicate_kind", "meta.story", "meta.story_evidence",
+                                     NULL};
+
+TM_PLUGIN_DEFINE(.name = "dedupe", .version = "1.0.0", .license = "MIT",
+                 .summary = "Drops or marks exact and near duplicates, repeated paragraphs, "
+                            "and groups documents into stories.",
+                 .role = TM_ROLE_STAGE, .options = options, .config_size = sizeof(config),
+                 .reads = reads, .writes = writes, .init = init, .process = process,
+                 .fini = fini, .commit = commit);

@@ -1,0 +1,63 @@
+/* The dedupe index: kept documents' exact hashes, MinHash signatures and
+ * LSH bands, in memory, loaded from and saved to a store on disk. The store
+ * is behind the small interface at the bottom (SQLite today) so that a
+ * shared backend can be added. Memory per document: the 8-bit signature
+ * (H bytes), 12 bytes of record, one 4-byte slot per band and for the exact
+ * table (at 60-85% load), and the id text. */
+#ifndef DEDUPE_INDEX_H
+#define DEDUPE_INDEX_H
+
+#include "textmill/plugin.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct dd_doc {
+    uint64_t exact;
+    uint32_t id_off; /* into ids[] */
+} dd_doc;
+
+typedef struct dd_table {
+    uint32_t *slots; /* document index + 1; 0 is empty */
+    size_t cap;
+} dd_table;
+
+typedef struct dd_index {
+    const tm_host *host;
+    size_t H, bands, rows;
+    dd_doc *docs;
+    uint8_t *sigs;
+    size_t n, cap;
+    char *ids;
+    size_t ids_len, ids_cap;
+    dd_table exact;
+    dd_table *band; /* one per band */
+    size_t n_saved; /* documents [0, n_saved) are in the store */
+} dd_index;
+
+int dd_index_init(dd_index *x, const tm_host *h, size_t H, size_t bands, size_t rows);
+void dd_index_free(dd_index *x);
+/* Adds a kept document; returns its index or -1 (out of memory). */
+long dd_index_add(dd_index *x, const char *id, size_t id_len, uint64_t exact, const uint8_t *sig);
+/* The earliest kept document with this exact hash, or -1. */
+long dd_index_exact(const dd_index *x, uint64_t exact);
+/* Calls fn for each kept document sharing a band with sig (possibly more than
+ * once per document); stops when fn returns true. */
+void dd_index_candidates(const dd_index *x, const uint8_t *sig,
+                         bool (*fn)(void *arg, long doc), void *arg);
+const char *dd_index_id(const dd_index *x, long doc);
+const uint8_t *dd_index_sig(const dd_index *x, long doc);
+size_t dd_index_bytes(const dd_index *x); /* memory held, for the bench */
+
+/* ---- the store ------------------------------------------------------------------- */
+typedef struct dd_store dd_store;
+/* Opens (creating) the store at path; `params` describes the options that
+ * shape signatures, and a store built with other params is refused. Errors
+ * are written to err. */
+dd_store *dd_store_open(const char *path, const char *params, char *err, size_t err_len);
+int dd_store_load(dd_store *s, dd_index *x, char *err, size_t err_len);
+/* Saves documents [x->n_saved, x->n) in one transaction. */
+int dd_store_save(dd_store *s, dd_index *x, char *err, size_t err_len);
+void dd_store_close(dd_store *s);
+
+#endif
