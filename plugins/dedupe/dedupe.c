@@ -351,13 +351,6 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
     if (rc != TM_OK)
         return h->error(ctx, "%s: cannot normalise the text", d->id), rc;
     uint64_t exact = exact_hash(&s->tok);
-    long dup = -1;
-    double sim = 0;
-    const char *kind = NULL;
-    if (c->exact && (dup = dd_index_exact(&s->index, exact)) >= 0) {
-        sim = 1;
-        kind = "exact";
-    }
     size_t need = s->H + s->tok.n + (s->tok.buf_len + s->tok.n) / 8 + 2;
     if (need > s->scratch_cap) {
         free(s->scratch);
@@ -368,6 +361,14 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
     }
     size_t shingles = minhash(&s->tok, (int)c->shingle, c->unit == 1, (uint64_t)c->seed, s->sig,
                               s->H, s->scratch);
+    long dup = -1;
+    double sim = 0;
+    const char *kind = NULL;
+    /* a text without words is never anyone's duplicate (documented) */
+    if (c->exact && s->tok.n > 0 && (dup = dd_index_exact(&s->index, exact, s->sig)) >= 0) {
+        sim = 1;
+        kind = "exact";
+    }
     if (dup < 0 && c->near && shingles > 0) {
         near_search ns = {s, -1, -1, c->threshold - c->verify_margin};
         dd_index_candidates(&s->index, s->sig, near_candidate, &ns);
@@ -376,6 +377,16 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
             sim = ns.best;
             kind = "near";
         }
+    }
+    /* the same document again (same id: a re-run over the same input) is not
+     * its own duplicate; it passes and is not indexed twice */
+    if (dup >= 0 && !strcmp(dd_index_id(&s->index, dup), d->id)) {
+        h->count(ctx, "seen_before", 1);
+        if (s->stories) {
+            const char *st = story_of(s->stories, d->id);
+            return set_str(s, ctx, d, "story", st ? st : d->id);
+        }
+        return TM_OK;
     }
     if (dup >= 0) {
         const char *of = dd_index_id(&s->index, dup);

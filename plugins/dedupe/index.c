@@ -7,10 +7,14 @@
 
 /* Tables grow by half when 85% full; the slot is found by multiply-shift on
  * the key, so capacities need not be powers of two (less waste). */
+/* The slot of a key: multiply-shift, so capacities need not be powers of
+ * two and tables can grow by a quarter. */
 static inline size_t home(uint64_t key, size_t cap)
 {
     return (size_t)(((unsigned __int128)key * cap) >> 64);
 }
+
+#define ID_CHUNK (1u << 20)
 
 static int table_init(const tm_host *h, dd_table *t, size_t cap)
 {
@@ -33,7 +37,7 @@ int dd_index_init(dd_index *x, const tm_host *h, size_t H, size_t bands, size_t 
     if (!x->band)
         return TM_ENOMEM;
     memset(x->band, 0, bands * sizeof *x->band);
-    int rc = table_init(h, &x->exact, 64);
+    int rc = TM_OK;
     for (size_t j = 0; rc == TM_OK && j < bands; j++)
         rc = table_init(h, &x->band[j], 64);
     return rc;
@@ -44,20 +48,44 @@ void dd_index_free(dd_index *x)
     const tm_host *h = x->host;
     if (!h)
         return;
-    h->free(x->docs);
+    for (size_t c = 0; c < x->n_chunks; c++) {
+        h->free(x->exact[c]);
+        h->free(x->id_off[c]);
+        h->free(x->sigs[c]);
+    }
+    for (size_t c = 0; c < x->n_id_chunks; c++)
+        h->free(x->ids[c]);
+    h->free(x->exact);
+    h->free(x->id_off);
     h->free(x->sigs);
     h->free(x->ids);
-    h->free(x->exact.slots);
     for (size_t j = 0; x->band && j < x->bands; j++)
         h->free(x->band[j].slots);
     h->free(x->band);
     memset(x, 0, sizeof *x);
 }
 
-static uint64_t doc_band_key(const dd_index *x, long doc, size_t j)
+static inline uint64_t *exact_at(const dd_index *x, size_t d)
 {
-    return XXH3_64bits(x->sigs + (size_t)doc * x->H + j * x->rows, x->rows) ^
-           (uint64_t)j * 0x9E3779B97F4A7C15ull;
+    return &x->exact[d >> DD_CHUNK_BITS][d & (DD_CHUNK - 1)];
+}
+
+const uint8_t *dd_index_sig(const dd_index *x, long doc)
+{
+    size_t d = (size_t)doc;
+    return x->sigs[d >> DD_CHUNK_BITS] + (d & (DD_CHUNK - 1)) * x->H;
+}
+
+const char *dd_index_id(const dd_index *x, long doc)
+{
+    size_t d = (size_t)doc;
+    uint32_t off = x->id_off[d >> DD_CHUNK_BITS][d & (DD_CHUNK - 1)];
+    return x->ids[off >> 20] + (off & (ID_CHUNK - 1));
+}
+
+static uint64_t key_of(const uint8_t *sig, size_t j, size_t rows)
+{
+    return XXH3_64bits(sig + j * rows, rows) ^ (uint64_t)j * 0x9E3779B97F4A7C15ull;
 }
 
 static void table_put(dd_table *t, uint64_t key, uint32_t slot)
@@ -68,75 +96,82 @@ static void table_put(dd_table *t, uint64_t key, uint32_t slot)
     t->slots[i] = slot;
 }
 
-/* Rebuilds table t (exact: band == SIZE_MAX) at a new capacity. */
-static int rehash(dd_index *x, dd_table *t, size_t band, size_t cap)
+static int rehash(dd_index *x, size_t band, size_t cap)
 {
     dd_table n;
     if (table_init(x->host, &n, cap) != TM_OK)
         return TM_ENOMEM;
     for (size_t d = 0; d < x->n; d++)
-        table_put(&n, band == SIZE_MAX ? x->docs[d].exact : doc_band_key(x, (long)d, band),
-                  (uint32_t)d + 1);
-    x->host->free(t->slots);
-    *t = n;
+        table_put(&n, key_of(dd_index_sig(x, (long)d), band, x->rows), (uint32_t)d + 1);
+    x->host->free(x->band[band].slots);
+    x->band[band] = n;
     return TM_OK;
+}
+
+static bool grow_array(const tm_host *h, void **p, size_t n, size_t size)
+{
+    void *g = h->realloc(*p, (n + 1) * size);
+    if (!g)
+        return false;
+    *p = g;
+    return true;
 }
 
 long dd_index_add(dd_index *x, const char *id, size_t id_len, uint64_t exact, const uint8_t *sig)
 {
     const tm_host *h = x->host;
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap + x->cap / 2 : 1024;
-        dd_doc *d = h->realloc(x->docs, cap * sizeof *d);
-        if (!d)
+    size_t d = x->n, c = d >> DD_CHUNK_BITS;
+    if (c == x->n_chunks) {
+        if (!grow_array(h, (void **)&x->exact, c, sizeof *x->exact) ||
+            !grow_array(h, (void **)&x->id_off, c, sizeof *x->id_off) ||
+            !grow_array(h, (void **)&x->sigs, c, sizeof *x->sigs))
             return -1;
-        x->docs = d;
-        uint8_t *s = h->realloc(x->sigs, cap * x->H);
-        if (!s)
+        x->exact[c] = h->alloc(DD_CHUNK * sizeof(uint64_t));
+        x->id_off[c] = h->alloc(DD_CHUNK * sizeof(uint32_t));
+        x->sigs[c] = h->alloc((size_t)DD_CHUNK * x->H);
+        x->n_chunks++;
+        if (!x->exact[c] || !x->id_off[c] || !x->sigs[c])
             return -1;
-        x->sigs = s;
-        x->cap = cap;
     }
-    if (x->ids_len + id_len + 1 > x->ids_cap) {
-        size_t cap = x->ids_cap ? x->ids_cap + x->ids_cap / 2 : 65536;
-        while (cap < x->ids_len + id_len + 1)
-            cap += cap / 2;
-        char *g = h->realloc(x->ids, cap);
-        if (!g)
+    /* ids longer than this are kept cut: an id is a name, not a text */
+    if (id_len > 4095)
+        id_len = 4095;
+    if (!x->n_id_chunks || x->id_used + id_len + 1 > ID_CHUNK) {
+        if (!grow_array(h, (void **)&x->ids, x->n_id_chunks, sizeof *x->ids) ||
+            !(x->ids[x->n_id_chunks] = h->alloc(ID_CHUNK)))
             return -1;
-        x->ids = g;
-        x->ids_cap = cap;
+        x->n_id_chunks++;
+        x->id_used = 0;
     }
-    long doc = (long)x->n;
-    x->docs[doc].exact = exact;
-    x->docs[doc].id_off = (uint32_t)x->ids_len;
-    memcpy(x->ids + x->ids_len, id, id_len);
-    x->ids[x->ids_len + id_len] = 0;
-    x->ids_len += id_len + 1;
-    memcpy(x->sigs + (size_t)doc * x->H, sig, x->H);
+    size_t ic = x->n_id_chunks - 1;
+    memcpy(x->ids[ic] + x->id_used, id, id_len);
+    x->ids[ic][x->id_used + id_len] = 0;
+    x->id_off[c][d & (DD_CHUNK - 1)] = (uint32_t)(ic << 20 | x->id_used);
+    x->id_used += id_len + 1;
+    *exact_at(x, d) = exact;
+    memcpy(x->sigs[c] + (d & (DD_CHUNK - 1)) * x->H, sig, x->H);
     x->n++;
-    if (x->n * 100 > x->exact.cap * 85) {
-        size_t cap = x->exact.cap + x->exact.cap / 2;
-        if (rehash(x, &x->exact, SIZE_MAX, cap) != TM_OK)
-            return -1;
+    /* the tables grow by a quarter when 85% full: 68-85% full at all times */
+    if (x->n * 100 > x->band[0].cap * 85) {
+        size_t cap = x->band[0].cap + x->band[0].cap / 4;
         for (size_t j = 0; j < x->bands; j++)
-            if (rehash(x, &x->band[j], j, cap) != TM_OK)
+            if (rehash(x, j, cap) != TM_OK)
                 return -1;
-        return doc; /* the rehash placed it */
+        return (long)d; /* the rehash placed it */
     }
-    table_put(&x->exact, exact, (uint32_t)doc + 1);
     for (size_t j = 0; j < x->bands; j++)
-        table_put(&x->band[j], doc_band_key(x, doc, j), (uint32_t)doc + 1);
-    return doc;
+        table_put(&x->band[j], key_of(sig, j, x->rows), (uint32_t)d + 1);
+    return (long)d;
 }
 
-long dd_index_exact(const dd_index *x, uint64_t exact)
+long dd_index_exact(const dd_index *x, uint64_t exact, const uint8_t *sig)
 {
-    const dd_table *t = &x->exact;
+    const dd_table *t = &x->band[0];
     long best = -1;
-    for (size_t i = home(exact, t->cap); t->slots[i]; i = i + 1 == t->cap ? 0 : i + 1) {
+    for (size_t i = home(key_of(sig, 0, x->rows), t->cap); t->slots[i];
+         i = i + 1 == t->cap ? 0 : i + 1) {
         long d = (long)t->slots[i] - 1;
-        if (x->docs[d].exact == exact && (best < 0 || d < best))
+        if (*exact_at(x, (size_t)d) == exact && (best < 0 || d < best))
             best = d;
     }
     return best;
@@ -147,24 +182,20 @@ void dd_index_candidates(const dd_index *x, const uint8_t *sig,
 {
     for (size_t j = 0; j < x->bands; j++) {
         const dd_table *t = &x->band[j];
-        uint64_t key = XXH3_64bits(sig + j * x->rows, x->rows) ^ (uint64_t)j * 0x9E3779B97F4A7C15ull;
-        for (size_t i = home(key, t->cap); t->slots[i]; i = i + 1 == t->cap ? 0 : i + 1) {
+        for (size_t i = home(key_of(sig, j, x->rows), t->cap); t->slots[i];
+             i = i + 1 == t->cap ? 0 : i + 1) {
             long d = (long)t->slots[i] - 1;
-            if (!memcmp(x->sigs + (size_t)d * x->H + j * x->rows, sig + j * x->rows, x->rows) &&
+            if (!memcmp(dd_index_sig(x, d) + j * x->rows, sig + j * x->rows, x->rows) &&
                 fn(arg, d))
                 return;
         }
     }
 }
 
-const char *dd_index_id(const dd_index *x, long doc) { return x->ids + x->docs[doc].id_off; }
-
-const uint8_t *dd_index_sig(const dd_index *x, long doc) { return x->sigs + (size_t)doc * x->H; }
-
 size_t dd_index_bytes(const dd_index *x)
 {
-    return x->cap * (sizeof(dd_doc) + x->H) + x->ids_cap +
-           (x->bands + 1) * x->exact.cap * sizeof(uint32_t);
+    return x->n_chunks * (size_t)DD_CHUNK * (sizeof(uint64_t) + sizeof(uint32_t) + x->H) +
+           x->n_id_chunks * (size_t)ID_CHUNK + x->bands * x->band[0].cap * sizeof(uint32_t);
 }
 
 /* ---- SQLite store ---------------------------------------------------------------------- */
@@ -230,8 +261,12 @@ dd_store *dd_store_open(const char *path, const char *params, char *err, size_t 
         }
     }
     sqlite3_finalize(st);
+    /* Take the write lock now, for the whole run: a second run on the same
+     * state fails here, before it writes any output, not at commit time. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        store_err(s, "cannot read the dedupe index", err, err_len);
+        store_err(s, "cannot use the dedupe index", err, err_len);
         dd_store_close(s);
         return NULL;
     }
@@ -272,13 +307,12 @@ int dd_store_load(dd_store *s, dd_index *x, char *err, size_t err_len)
 int dd_store_save(dd_store *s, dd_index *x, char *err, size_t err_len)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->db, "INSERT INTO docs (id, exact, sig) VALUES (?1, ?2, ?3)",
+    /* the transaction began when the store was opened */
+    int rc = sqlite3_prepare_v2(s->db, "INSERT INTO docs (id, exact, sig) VALUES (?1, ?2, ?3)",
                                 -1, &st, NULL);
     for (size_t d = x->n_saved; rc == SQLITE_OK && d < x->n; d++) {
         sqlite3_bind_text(st, 1, dd_index_id(x, (long)d), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)x->docs[d].exact);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)*exact_at(x, d));
         sqlite3_bind_blob(st, 3, dd_index_sig(x, (long)d), (int)x->H, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
         sqlite3_reset(st);

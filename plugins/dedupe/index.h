@@ -2,8 +2,9 @@
  * LSH bands, in memory, loaded from and saved to a store on disk. The store
  * is behind the small interface at the bottom (SQLite today) so that a
  * shared backend can be added. Memory per document: the 8-bit signature
- * (H bytes), 12 bytes of record, one 4-byte slot per band and for the exact
- * table (at 60-85% load), and the id text. */
+ * (H bytes), the exact hash (8), the id's offset (4) and text, and one
+ * 4-byte slot per band (tables 68-85% full). There is no exact table:
+ * identical texts have identical signatures, so band 0 finds them. */
 #ifndef DEDUPE_INDEX_H
 #define DEDUPE_INDEX_H
 
@@ -12,35 +13,36 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct dd_doc {
-    uint64_t exact;
-    uint32_t id_off; /* into ids[] */
-} dd_doc;
-
 typedef struct dd_table {
     uint32_t *slots; /* document index + 1; 0 is empty */
     size_t cap;
 } dd_table;
 
+/* Documents live in chunks of 65,536, so that growing the index never
+ * copies it and never leaves more than one chunk unused. */
+#define DD_CHUNK_BITS 16
+#define DD_CHUNK (1u << DD_CHUNK_BITS)
+
 typedef struct dd_index {
     const tm_host *host;
     size_t H, bands, rows;
-    dd_doc *docs;
-    uint8_t *sigs;
-    size_t n, cap;
-    char *ids;
-    size_t ids_len, ids_cap;
-    dd_table exact;
-    dd_table *band; /* one per band */
-    size_t n_saved; /* documents [0, n_saved) are in the store */
+    size_t n;
+    uint64_t **exact; /* per chunk: the exact hashes */
+    uint32_t **id_off; /* per chunk: where each id starts in the id arena */
+    uint8_t **sigs;    /* per chunk: H bytes per document */
+    size_t n_chunks;
+    char **ids;        /* id arena: chunks of 1 MiB */
+    size_t n_id_chunks, id_used;
+    dd_table *band;    /* one table per band; band 0 also answers exact lookups */
+    size_t n_saved;    /* documents [0, n_saved) are in the store */
 } dd_index;
 
 int dd_index_init(dd_index *x, const tm_host *h, size_t H, size_t bands, size_t rows);
 void dd_index_free(dd_index *x);
 /* Adds a kept document; returns its index or -1 (out of memory). */
 long dd_index_add(dd_index *x, const char *id, size_t id_len, uint64_t exact, const uint8_t *sig);
-/* The earliest kept document with this exact hash, or -1. */
-long dd_index_exact(const dd_index *x, uint64_t exact);
+/* The earliest kept document with this exact hash (and so this signature), or -1. */
+long dd_index_exact(const dd_index *x, uint64_t exact, const uint8_t *sig);
 /* Calls fn for each kept document sharing a band with sig (possibly more than
  * once per document); stops when fn returns true. */
 void dd_index_candidates(const dd_index *x, const uint8_t *sig,

@@ -161,7 +161,9 @@ size_t minhash(const tokens *t, int k, bool chars, uint64_t seed, uint8_t *sig, 
         for (size_t d = 1; v == UINT64_MAX && d < H; d++)
             if (mins[(i + d) % H] != UINT64_MAX)
                 v = mix(mins[(i + d) % H] + d * 0x9E3779B97F4A7C15ull);
-        sig[i] = (uint8_t)(v >> 56);
+        /* the minimum of many values has its high bits at 0: keep bits of a
+         * re-mix of it, so that 8 bits stay uniform in long texts too */
+        sig[i] = (uint8_t)(mix(v ^ 0xD6E8FEB86659FD93ull) >> 32);
     }
     return count;
 empty:

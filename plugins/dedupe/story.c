@@ -203,6 +203,17 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+typedef struct named {
+    uint64_t h;
+    char *text;
+} named;
+
+static int cmp_named(const void *a, const void *b)
+{
+    uint64_t x = ((const named *)a)->h, y = ((const named *)b)->h;
+    return x < y ? -1 : x > y;
+}
+
 static uint64_t fold_hash(const char *s, size_t n)
 {
     utf8proc_uint8_t *f = NULL;
@@ -352,14 +363,21 @@ int story_features(story_index *s, const tm_doc *d, story_feats *f)
             i = j;
             continue;
         }
-        /* the words inside [i + ol, j) */
-        size_t first = nw, last = 0;
-        for (size_t k = 0; k < nw; k++)
-            if (w[k].a >= i + ol && w[k].b <= j) {
-                if (first == nw)
-                    first = k;
-                last = k;
-            }
+        /* the words inside [i + ol, j): found by binary search, so that a
+         * text with many quotations stays linear-logarithmic */
+        size_t lo = 0, hi = nw;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (w[mid].a < i + ol)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        size_t first = lo, last = lo;
+        while (last + 1 < nw && w[last + 1].b <= j)
+            last++;
+        if (first >= nw || w[first].b > j)
+            first = nw;
         if (first < nw && last >= first + 5) {
             for (size_t k = first; k + 3 <= last; k++) {
                 uint64_t g = 0;
@@ -381,15 +399,18 @@ int story_features(story_index *s, const tm_doc *d, story_feats *f)
     }
     free(w);
     /* sort names (keeping their text) and drop repeats */
-    for (size_t i = 1; i < f->n_names; i++) {
-        for (size_t k = i; k > 0 && f->names[k - 1] > f->names[k]; k--) {
-            uint64_t x = f->names[k];
-            f->names[k] = f->names[k - 1];
-            f->names[k - 1] = x;
-            char *y = ntext[k];
-            ntext[k] = ntext[k - 1];
-            ntext[k - 1] = y;
+    if (f->n_names > 1) {
+        named *pairs = malloc(f->n_names * sizeof *pairs);
+        if (!pairs)
+            goto oom;
+        for (size_t i = 0; i < f->n_names; i++)
+            pairs[i] = (named){f->names[i], ntext[i]};
+        qsort(pairs, f->n_names, sizeof *pairs, cmp_named);
+        for (size_t i = 0; i < f->n_names; i++) {
+            f->names[i] = pairs[i].h;
+            ntext[i] = pairs[i].text;
         }
+        free(pairs);
     }
     size_t u = 0;
     for (size_t i = 0; i < f->n_names; i++) {
