@@ -293,6 +293,14 @@ static int h_detach(tm_ctx *ctx, tm_doc *doc)
     return TM_EINVAL;
 }
 
+static int h_read_file(tm_ctx *ctx, const char *path, int64_t max_bytes, char **buf,
+                       size_t *len)
+{
+    if (!ctx || !path || !buf || !len)
+        return TM_EINVAL;
+    return tm__read_file(ctx, path, max_bytes, buf, len);
+}
+
 static const char *h_state_dir(tm_ctx *ctx)
 {
     return ctx && ctx->pipeline ? ctx->pipeline->state_dir : NULL;
@@ -330,4 +338,5 @@ const tm_host tm__host = {
     .expand_paths = h_expand_paths,
     .strlist_free = tm__strlist_free,
     .detach = h_detach,
+    .read_file = h_read_file,
 };

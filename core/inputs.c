@@ -3,9 +3,13 @@
  * will key its entries). */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -67,4 +71,65 @@ void tm__strlist_free(tm_strlist *l)
     free(l->items);
     l->items = NULL;
     l->n = 0;
+}
+
+int tm__read_file(tm_ctx *ctx, const char *path, int64_t max_bytes, char **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tm__host.error(ctx, "%s: %s", path, strerror(errno)), TM_EINPUT;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        bool dir = S_ISDIR(st.st_mode);
+        close(fd);
+        if (dir)
+            return tm__host.error(ctx, "%s: is a directory, not a file", path), TM_EINPUT;
+        return tm__host.error(ctx, "%s: not a regular file (%s)", path, strerror(e)), TM_EINPUT;
+    }
+    *len = (size_t)st.st_size;
+    if (max_bytes > 0 && st.st_size > max_bytes) {
+        close(fd);
+        return TM_OK;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *b = malloc(cap);
+    if (!b) {
+        close(fd);
+        return tm__host.error(ctx, "%s: out of memory reading %zu bytes", path, *len), TM_ENOMEM;
+    }
+    for (;;) {
+        if (n + 1 == cap) {
+            /* the file grew while we read it: read on, within max_bytes */
+            if (max_bytes > 0 && (int64_t)cap > max_bytes)
+                break;
+            char *g = realloc(b, cap * 2);
+            if (!g) {
+                free(b);
+                close(fd);
+                return TM_ENOMEM;
+            }
+            b = g;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, b + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(b);
+            close(fd);
+            return tm__host.error(ctx, "%s: %s", path, strerror(e)), TM_EINPUT;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return TM_OK;
 }

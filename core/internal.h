@@ -218,6 +218,7 @@ void tm__ctx_settle(tm_ctx *c, tm_batch *b);
 /* ---- inputs.c ------------------------------------------------------------------ */
 int tm__expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out);
 void tm__strlist_free(tm_strlist *l);
+int tm__read_file(tm_ctx *ctx, const char *path, int64_t max_bytes, char **buf, size_t *len);
 
 /* ---- runner.c ------------------------------------------------------------------ */
 typedef struct tm_run_opts {

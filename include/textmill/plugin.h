@@ -264,6 +264,13 @@ typedef struct tm_host {
      * plugin owns it and must hand it on with emit_take (in a later process
      * or in flush) or free it with doc_free. */
     int (*detach)(tm_ctx *ctx, tm_doc *doc);
+
+    /* Reads a whole regular file into host memory (NUL-terminated; free it
+     * with host->free or hand it to doc_new_take). A file larger than
+     * max_bytes (when > 0) is not read: *buf is NULL, *len its size, and the
+     * result TM_OK, so that the source can reject that one document. Errors
+     * (missing, a directory, unreadable) are TM_EINPUT with the reason set. */
+    int (*read_file)(tm_ctx *ctx, const char *path, int64_t max_bytes, char **buf, size_t *len);
 } tm_host;
 
 /* True if the host table has `field` (a host of an older minor may not). */

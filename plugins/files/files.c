@@ -2,13 +2,9 @@
  * its extension; meta.file is the path as matched. */
 #include "textmill/plugin.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 typedef struct config {
     tm_strlist paths;
@@ -47,59 +43,6 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfg, void **out)
     return TM_OK;
 }
 
-/* Reads a whole file into host memory. */
-static int slurp(state *s, tm_ctx *ctx, const char *path, char **out, size_t *len)
-{
-    const tm_host *h = s->host;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return h->error(ctx, "%s: %s", path, strerror(errno)), TM_EINPUT;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
-        close(fd);
-        if (S_ISDIR(st.st_mode))
-            return h->error(ctx, "%s: is a directory, not a file", path), TM_EINPUT;
-        return h->error(ctx, "%s: not a regular file (%s)", path, strerror(e)), TM_EINPUT;
-    }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *buf = h->alloc(cap);
-    if (!buf) {
-        close(fd);
-        return h->error(ctx, "%s: too large to read (%lld bytes)", path,
-                        (long long)st.st_size), TM_ENOMEM;
-    }
-    for (;;) {
-        if (n + 1 == cap) { /* the file grew while we read it */
-            char *g = h->realloc(buf, cap * 2);
-            if (!g) {
-                h->free(buf);
-                close(fd);
-                return TM_ENOMEM;
-            }
-            buf = g;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            h->free(buf);
-            close(fd);
-            return h->error(ctx, "%s: %s", path, strerror(e)), TM_EINPUT;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return TM_OK;
-}
-
 static int process(void *st, tm_ctx *ctx, tm_batch *batch)
 {
     state *s = st;
@@ -115,7 +58,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         const char *path = s->files.items[s->next++];
         char *text;
         size_t len;
-        int rc = slurp(s, ctx, path, &text, &len);
+        int rc = h->read_file(ctx, path, 0, &text, &len);
         if (rc != TM_OK)
             return rc;
         if (len == 0) {

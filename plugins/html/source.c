@@ -61,68 +61,6 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfg, void **out)
     return TM_OK;
 }
 
-/* Reads a whole file into host memory, unless it is larger than max_bytes:
- * then *buf is NULL and *len its size. */
-static int slurp(state *s, tm_ctx *ctx, const char *path, char **buf, size_t *len)
-{
-    const tm_host *h = s->host;
-    *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return h->error(ctx, "%s: %s", path, strerror(errno)), TM_EINPUT;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
-        close(fd);
-        if (S_ISDIR(st.st_mode))
-            return h->error(ctx, "%s: is a directory, not a file", path), TM_EINPUT;
-        return h->error(ctx, "%s: not a regular file (%s)", path, strerror(e)), TM_EINPUT;
-    }
-    *len = (size_t)st.st_size;
-    if (st.st_size > s->cfg->max_bytes) {
-        close(fd);
-        return TM_OK;
-    }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *b = h->alloc(cap);
-    if (!b) {
-        close(fd);
-        return h->error(ctx, "%s: out of memory reading %zu bytes", path, *len), TM_ENOMEM;
-    }
-    for (;;) {
-        if (n + 1 == cap) {
-            /* the file grew while we read it: read what max_bytes allows */
-            if ((int64_t)cap > s->cfg->max_bytes)
-                break;
-            char *g = h->realloc(b, cap * 2);
-            if (!g) {
-                h->free(b);
-                close(fd);
-                return TM_ENOMEM;
-            }
-            b = g;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, b + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            h->free(b);
-            close(fd);
-            return h->error(ctx, "%s: %s", path, strerror(e)), TM_EINPUT;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    b[n] = 0;
-    *buf = b;
-    *len = n;
-    return TM_OK;
-}
-
 /* Sets meta `key` to v, or to null when the page does not say, so that
  * every document of this source has the same fields. */
 static void set_meta(state *s, tm_ctx *ctx, tm_doc *d, const char *key, const char *v)
@@ -143,7 +81,7 @@ static int one_file(state *s, tm_ctx *ctx, const char *path, size_t *cost)
     const tm_host *h = s->host;
     char *html;
     size_t len;
-    int rc = slurp(s, ctx, path, &html, &len);
+    int rc = h->read_file(ctx, path, s->cfg->max_bytes, &html, &len);
     if (rc != TM_OK)
         return rc;
     *cost = html ? len + 1 : 1;
