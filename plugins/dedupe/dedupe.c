@@ -3,6 +3,7 @@
  * of the same story; remembered across runs with `state:`, saved only after
  * the outputs are committed. */
 #include "index.h"
+#include "map.h"
 #include "minhash.h"
 #include "story.h"
 
@@ -107,11 +108,7 @@ typedef struct state {
     uint64_t *scratch;
     size_t scratch_cap;
     uint8_t *sig;
-    /* paragraphs: hash -> index of the first document, open addressing */
-    uint64_t *para_key;
-    uint32_t *para_doc;
-    size_t para_cap, para_used;
-    char **para_ids; /* paragraph owners not in the index (mark mode keeps them) */
+    u64map paragraphs; /* paragraph hash -> index document that had it first */
 } state;
 
 static void fini(void *st)
@@ -123,8 +120,7 @@ static void fini(void *st)
     tokens_free(&s->tok, s->host);
     free(s->scratch);
     free(s->sig);
-    free(s->para_key);
-    free(s->para_doc);
+    u64map_free(&s->paragraphs);
     s->host->free(s);
 }
 
@@ -220,47 +216,6 @@ static bool near_candidate(void *arg, long doc)
 
 /* ---- paragraphs ---------------------------------------------------------------------- */
 
-static uint32_t *para_find(state *s, uint64_t key, bool add)
-{
-    if (add && (s->para_used + 1) * 4 > s->para_cap * 3) {
-        size_t cap = s->para_cap ? s->para_cap * 2 : 4096;
-        uint64_t *k = calloc(cap, sizeof *k);
-        uint32_t *v = calloc(cap, sizeof *v);
-        if (!k || !v) {
-            free(k);
-            free(v);
-            return NULL;
-        }
-        for (size_t i = 0; i < s->para_cap; i++) {
-            if (!s->para_key[i])
-                continue;
-            size_t j = (size_t)(s->para_key[i] * 0x9E3779B97F4A7C15ull) & (cap - 1);
-            while (k[j])
-                j = (j + 1) & (cap - 1);
-            k[j] = s->para_key[i];
-            v[j] = s->para_doc[i];
-        }
-        free(s->para_key);
-        free(s->para_doc);
-        s->para_key = k;
-        s->para_doc = v;
-        s->para_cap = cap;
-    }
-    if (!s->para_cap)
-        return NULL;
-    size_t j = (size_t)(key * 0x9E3779B97F4A7C15ull) & (s->para_cap - 1);
-    while (s->para_key[j] && s->para_key[j] != key)
-        j = (j + 1) & (s->para_cap - 1);
-    if (!s->para_key[j]) {
-        if (!add)
-            return NULL;
-        s->para_key[j] = key;
-        s->para_used++;
-        s->para_doc[j] = UINT32_MAX;
-    }
-    return &s->para_doc[j];
-}
-
 /* Paragraphs of d seen in an earlier document are removed (drop) or
  * annotated (mark); new ones are remembered as d's (index document doc). */
 static int paragraphs(state *s, tm_ctx *ctx, tm_doc *d, long doc)
@@ -282,7 +237,7 @@ static int paragraphs(state *s, tm_ctx *ctx, tm_doc *d, long doc)
         if (b - a >= (size_t)s->cfg->min_paragraph_chars) {
             rc = tokenize(&pt, h, t + a, b - a, s->cfg->fold_case, s->cfg->normalize);
             uint64_t key = rc == TM_OK ? exact_hash(&pt) : 0;
-            uint32_t *first = rc == TM_OK ? para_find(s, key, true) : NULL;
+            uint32_t *first = rc == TM_OK ? u64map_get(&s->paragraphs, key, true, UINT32_MAX) : NULL;
             if (rc == TM_OK && !first)
                 rc = TM_ENOMEM;
             if (rc == TM_OK && *first != UINT32_MAX && (long)*first != doc) {

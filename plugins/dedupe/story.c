@@ -1,5 +1,7 @@
 #include "story.h"
 
+#include "map.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,55 +31,12 @@ struct story_index {
     uint64_t seq; /* documents added so far */
     posting *post;
     size_t post_cap, post_used;
-    /* document frequency of name terms over everything seen */
-    uint64_t *df_key;
-    uint32_t *df;
-    size_t df_cap, df_used;
+    u64map df; /* document frequency of name terms over everything seen */
 };
 
 /* ---- small hash tables ------------------------------------------------------------- */
 
 static size_t slot_of(uint64_t k, size_t cap) { return (size_t)(k * 0x9E3779B97F4A7C15ull) & (cap - 1); }
-
-static uint32_t *df_slot(story_index *s, uint64_t key, bool add)
-{
-    if (add && (s->df_used + 1) * 4 > s->df_cap * 3) {
-        size_t cap = s->df_cap ? s->df_cap * 2 : 4096;
-        uint64_t *k = calloc(cap, sizeof *k);
-        uint32_t *v = calloc(cap, sizeof *v);
-        if (!k || !v) {
-            free(k);
-            free(v);
-            return NULL;
-        }
-        for (size_t i = 0; i < s->df_cap; i++) {
-            if (!s->df_key[i])
-                continue;
-            size_t j = slot_of(s->df_key[i], cap);
-            while (k[j])
-                j = (j + 1) & (cap - 1);
-            k[j] = s->df_key[i];
-            v[j] = s->df[i];
-        }
-        free(s->df_key);
-        free(s->df);
-        s->df_key = k;
-        s->df = v;
-        s->df_cap = cap;
-    }
-    if (!s->df_cap)
-        return NULL;
-    size_t j = slot_of(key, s->df_cap);
-    while (s->df_key[j] && s->df_key[j] != key)
-        j = (j + 1) & (s->df_cap - 1);
-    if (!s->df_key[j]) {
-        if (!add)
-            return NULL;
-        s->df_key[j] = key;
-        s->df_used++;
-    }
-    return &s->df[j];
-}
 
 static posting *post_slot(story_index *s, uint64_t key, bool add)
 {
@@ -156,8 +115,7 @@ void story_free(story_index *s)
     for (size_t i = 0; i < s->post_cap; i++)
         free(s->post[i].pos);
     free(s->post);
-    free(s->df_key);
-    free(s->df);
+    u64map_free(&s->df);
     free(s);
 }
 
@@ -442,7 +400,7 @@ oom:
 
 static double idf(story_index *s, uint64_t key)
 {
-    uint32_t *df = df_slot(s, key, false);
+    uint32_t *df = u64map_get(&s->df, key, false, 0);
     double N = (double)s->seq + 1.0;
     return log(N / ((df ? *df : 0) + 0.5));
 }
@@ -616,7 +574,7 @@ int story_add(story_index *s, const char *id, const char *story, story_feats *f)
         size_t nk = kind ? e->f.n_quotes : e->f.n_names;
         for (size_t i = 0; i < nk; i++) {
             if (!kind) {
-                uint32_t *df = df_slot(s, keys[i], true);
+                uint32_t *df = u64map_get(&s->df, keys[i], true, 0);
                 if (df)
                     (*df)++;
             }
