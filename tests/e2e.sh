@@ -116,6 +116,14 @@ stderr_has "failed while processing: cannot process document 000_a17fe12a0b71737
 no_tmp "$work/bad"
 rm -f "$out"
 
+# two sinks, the second cannot write: the first keeps its older output
+echo '{"kept": true}' >"$out"
+printf 'version: 1\nsource: %s\nsinks:\n  - {use: jsonl, with: {path: "%s"}}\n  - {use: jsonl, with: {path: "/proc/version/x.jsonl"}}\n' "$seeds" "$out" >"$work/p.yaml"
+expect 4 "one of two sinks fails" -- "$TM" run "$work/p.yaml"
+[ "$(cat "$out")" = '{"kept": true}' ] && ok "the other sink did not replace its output" || bad "a sink committed although another failed"
+no_tmp "$work/bad"
+rm -f "$out"
+
 # empty input
 mkdir -p "$work/empty"
 pipeline "$work/p.yaml" "{use: files, with: {paths: [\"$work/empty/*.txt\"]}}" "[]" "$out"

@@ -438,8 +438,9 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
     return TM_OK;
 }
 
-/* Commits: finish the stream, fsync, rename over the target, fsync the
- * directory so that the rename itself survives a crash. */
+/* Flush: finish the stream and make the temporary file durable. The rename
+ * waits for commit, which runs only when every step has flushed, so that with
+ * several sinks none is replaced unless all could write. */
 static int flush(void *st, tm_ctx *ctx)
 {
     state *s = st;
@@ -459,6 +460,17 @@ static int flush(void *st, tm_ctx *ctx)
     s->fd = -1;
     if (rc != 0)
         return h->error(ctx, "%s: cannot write (close): %s", path, strerror(errno));
+    return TM_OK;
+}
+
+/* Commit: rename over the target and fsync the directory, so that the
+ * rename itself survives a crash. */
+static int commit(void *st, tm_ctx *ctx)
+{
+    state *s = st;
+    const tm_host *h = s->host;
+    const char *path = s->cfg->path;
+    int rc;
     if (rename(s->tmp, path) != 0)
         return h->error(ctx, "%s: cannot move %s into place: %s", path, s->tmp, strerror(errno));
     s->committed = true;
@@ -504,4 +516,4 @@ TM_PLUGIN_DEFINE(.name = "jsonl", .version = "1.0.0", .license = "MIT",
                  .summary = "Writes documents as JSON Lines (plain, gzip or zstd), atomically.",
                  .role = TM_ROLE_SINK, .caps = 0, .options = options,
                  .config_size = sizeof(config), .reads = NULL, .writes = NULL, .init = init,
-                 .process = process, .flush = flush, .fini = fini);
+                 .process = process, .flush = flush, .fini = fini, .commit = commit);
