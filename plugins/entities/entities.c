@@ -1,0 +1,467 @@
+/* stage `entities`: named-entity mentions (PER, ORG, LOC, MISC) as standoff
+ * annotations with a canonical name and, where known, an id. Two sources of
+ * mentions: gazetteers (the base lists that ship with textmill, and the
+ * user's), matched over folded text, and a statistical tagger (an averaged
+ * perceptron with Viterbi decoding, model/) for names nobody listed. Every
+ * mention gets a canonical name: a gazetteer entry by alias or folded
+ * spelling, a fuzzy match (scored), or, for a short mention ("Aliyev"), the
+ * longer mention in the same document that it refers to ("Ilham Aliyev"). */
+#define _GNU_SOURCE
+#include "textmill/plugin.h"
+
+#include "fold.h"
+#include "gazetteer.h"
+#include "model/ner.h"
+#include "model/ner_gaz.h"
+#include "model/tokenize.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct config {
+    tm_strlist types, gazetteers;
+    int base_gazetteers;
+    char *model;
+    int use_model;
+    double min_score, fuzzy;
+    int prefer; /* 0 gazetteer, 1 model */
+    int coreference;
+} config;
+
+static const tm_option options[] = {
+    {.name = "types", .type = TM_OPT_LIST, .def = "[PER, ORG, LOC, MISC]",
+     .offset = offsetof(config, types), .help = "Entity types to annotate."},
+    {.name = "gazetteers", .type = TM_OPT_LIST, .offset = offsetof(config, gazetteers),
+     .help = "Your name lists: .tsv, .csv (canonical, type, id, aliases joined by |) or "
+             ".yaml (a list of {canonical, type, id, aliases}); later lists win over earlier "
+             "ones and over the base lists."},
+    {.name = "base_gazetteers", .type = TM_OPT_BOOL, .def = "true",
+     .offset = offsetof(config, base_gazetteers),
+     .help = "Use the lists that ship with textmill (countries and subdivisions from "
+             "iso-codes, places from GeoNames, demonyms)."},
+    {.name = "model", .type = TM_OPT_STRING, .offset = offsetof(config, model),
+     .help = "Tagger model file; default: the English model that ships with textmill."},
+    {.name = "use_model", .type = TM_OPT_BOOL, .def = "true", .offset = offsetof(config, use_model),
+     .help = "Tag names with the statistical model (false: gazetteers only, faster)."},
+    {.name = "min_score", .type = TM_OPT_DOUBLE, .def = "0.5", .min = 0, .max = 1,
+     .offset = offsetof(config, min_score),
+     .help = "Leave out mentions scored below this (the model's confidence; 1 for a "
+             "gazetteer match; 1 - distance/length for a fuzzy one)."},
+    {.name = "fuzzy", .type = TM_OPT_DOUBLE, .def = "0.2", .min = 0, .max = 0.5,
+     .offset = offsetof(config, fuzzy),
+     .help = "Largest edit distance, relative to the name's length, at which a mention the "
+             "model found takes a gazetteer entry's canonical name (0: exact folding only)."},
+    {.name = "prefer", .type = TM_OPT_ENUM, .choices = "gazetteer|model", .def = "gazetteer",
+     .offset = offsetof(config, prefer),
+     .help = "Where a gazetteer match and a model mention overlap, which one is kept."},
+    {.name = "coreference", .type = TM_OPT_BOOL, .def = "true",
+     .offset = offsetof(config, coreference),
+     .help = "A short mention takes the canonical name of a longer one in the same document "
+             "that ends with it (\"Aliyev\" -> \"Ilham Aliyev\")."},
+    TM_OPTIONS_END};
+
+static const char *const type_names[4] = {"PER", "ORG", "LOC", "MISC"};
+
+typedef struct state {
+    const tm_host *host;
+    const config *cfg;
+    gazetteer *gz;
+    ner_model *model;
+    ner_gaz *bits_gz; /* the lists the model was trained with, for its features */
+    unsigned want; /* bit per type */
+} state;
+
+typedef struct mention {
+    size_t start, end;
+    int type;
+    double score;
+    const gz_entry *entry; /* canonical source, if any */
+    char *canonical;       /* else this (malloc) */
+    bool from_gaz;
+} mention;
+
+/* The directory holding this plugin's own file, to find the data beside it. */
+static void data_dir(char *out, size_t n, const char *sub)
+{
+    Dl_info info;
+    out[0] = 0;
+    if (dladdr((void *)data_dir, &info) && info.dli_fname) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s", info.dli_fname);
+        char *slash = strrchr(path, '/');
+        if (slash)
+            *slash = 0;
+        snprintf(out, n, "%s/../%s", path, sub);
+    }
+}
+
+static void fini(void *st)
+{
+    state *s = st;
+    gz_free(s->gz);
+    ner_free(s->model);
+    ner_gaz_free(s->bits_gz);
+    s->host->free(s);
+}
+
+static int type_index(const char *t)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(t, type_names[i]))
+            return i;
+    return -1;
+}
+
+static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
+{
+    const config *c = cfgp;
+    state *s = h->alloc(sizeof *s);
+    if (!s)
+        return TM_ENOMEM;
+    memset(s, 0, sizeof *s);
+    s->host = h;
+    s->cfg = c;
+    for (size_t i = 0; i < c->types.n; i++) {
+        int t = type_index(c->types.items[i]);
+        if (t < 0) {
+            fini(s);
+            h->error(ctx, "types: '%s' is not one of PER, ORG, LOC, MISC", c->types.items[i]);
+            return TM_ECONFIG;
+        }
+        s->want |= 1u << t;
+    }
+    s->gz = gz_new();
+    if (!s->gz) {
+        fini(s);
+        return TM_ENOMEM;
+    }
+    char err[1024], dir[PATH_MAX];
+    if (c->base_gazetteers) {
+        data_dir(dir, sizeof dir, "gazetteers");
+        static const char *const base[] = {"iso.tsv", "geonames.tsv", "demonyms.tsv"};
+        for (size_t i = 0; i < sizeof base / sizeof *base; i++) {
+            char path[PATH_MAX + 64];
+            snprintf(path, sizeof path, "%s/%s", dir, base[i]);
+            if (gz_load(s->gz, path, err, sizeof err) != 0) {
+                h->error(ctx, "base gazetteer: %s (reinstall textmill, or base_gazetteers: false)",
+                         err);
+                fini(s);
+                return TM_ERR;
+            }
+        }
+    }
+    for (size_t i = 0; i < c->gazetteers.n; i++) {
+        if (gz_load(s->gz, c->gazetteers.items[i], err, sizeof err) != 0) {
+            h->error(ctx, "gazetteer %s", err);
+            fini(s);
+            return TM_ECONFIG;
+        }
+    }
+    if (c->use_model) {
+        char path[PATH_MAX + 64];
+        if (c->model)
+            snprintf(path, sizeof path, "%s", c->model);
+        else {
+            data_dir(dir, sizeof dir, "models");
+            snprintf(path, sizeof path, "%s/ner-en.tmner", dir);
+        }
+        s->model = ner_load(path, err, sizeof err);
+        if (!s->model) {
+            h->error(ctx, "model: %s", err);
+            fini(s);
+            return c->model ? TM_ECONFIG : TM_ERR;
+        }
+        /* the shipped model was trained with gazetteer features from the
+         * base place and demonym lists: give it the same at tag time */
+        if (ner_model_gaz_mask(s->model) && c->base_gazetteers) {
+            s->bits_gz = ner_gaz_new();
+            data_dir(dir, sizeof dir, "gazetteers");
+            static const char *const lists[] = {"geonames.tsv", "demonyms.tsv"};
+            for (size_t i = 0; s->bits_gz && i < 2; i++) {
+                char gpath[PATH_MAX + 64];
+                uint32_t bits = 0;
+                snprintf(gpath, sizeof gpath, "%s/%s", dir, lists[i]);
+                if (ner_gaz_load(s->bits_gz, gpath, &bits, err, sizeof err) != 0) {
+                    h->error(ctx, "model features: %s", err);
+                    fini(s);
+                    return TM_ERR;
+                }
+            }
+        }
+    }
+    *out = s;
+    return TM_OK;
+}
+
+static bool overlaps(const mention *a, const mention *b) { return a->start < b->end && b->start < a->end; }
+
+/* A token that can start or end a name: it begins with a letter or digit
+ * (not punctuation, quotes or dashes). */
+static bool wordlike(const char *t, size_t n)
+{
+    unsigned char c = (unsigned char)t[0];
+    if (n == 0)
+        return false;
+    if (c < 0x80)
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    /* U+2000..U+206F (dashes, quotes) and U+00A0..U+00BF (symbols) are not */
+    if (c == 0xE2 && n >= 2 && (unsigned char)t[1] == 0x80)
+        return false;
+    if (c == 0xC2)
+        return false;
+    return true;
+}
+
+static bool capitalised(const char *t, size_t n)
+{
+    unsigned char c = (unsigned char)t[0];
+    if (n == 0)
+        return false;
+    if (c < 0x80)
+        return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return true; /* non-ASCII initials (Ş, Ç, Ə…): decided by the list */
+}
+
+/* Gazetteer matches: at each word token, the longest run of tokens whose
+ * folded text is a key. Names start with a capital: a list of places also
+ * holds "Mobile" and "Reading", which in lower case are words. */
+static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, mention *m, size_t cap)
+{
+    size_t nm = 0, maxw = gz_max_words(s->gz);
+    char *buf = NULL;
+    size_t buf_cap = 0;
+    for (size_t i = 0; i < n && nm < cap;) {
+        if (!wordlike(t + tk[i].start, tk[i].end - tk[i].start) ||
+            !capitalised(t + tk[i].start, tk[i].end - tk[i].start)) {
+            i++;
+            continue;
+        }
+        size_t best_j = 0;
+        const gz_entry *best = NULL;
+        for (size_t j = i, words = 0; j < n && words < maxw * 2 + 1; j++, words++) {
+            size_t a = tk[i].start, b = tk[j].end;
+            if (b - a > 200)
+                break;
+            if (!wordlike(t + tk[j].start, tk[j].end - tk[j].start))
+                continue; /* a name does not end with punctuation */
+            if (4 * (b - a) + 8 > buf_cap) {
+                buf_cap = 4 * (b - a) + 8;
+                char *g = realloc(buf, buf_cap);
+                if (!g)
+                    break;
+                buf = g;
+            }
+            size_t kl = fold_name(t + a, b - a, buf);
+            const gz_entry *e = gz_lookup(s->gz, buf, kl);
+            /* an entry for a common word needs more than one capital to count */
+            if (e && (!e->ambiguous || j > i) && type_index(e->type) >= 0) {
+                best = e;
+                best_j = j;
+            }
+        }
+        if (best) {
+            m[nm++] = (mention){tk[i].start, tk[best_j].end, type_index(best->type), 1.0, best, NULL, true};
+            i = best_j + 1;
+        } else {
+            i++;
+        }
+    }
+    free(buf);
+    return nm;
+}
+
+static int cmp_mention(const void *a, const void *b)
+{
+    const mention *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static char *plain_canonical(const char *t, size_t n)
+{
+    /* the mention as printed, with typographic apostrophes and quotes in ASCII */
+    char *o = malloc(n + 1);
+    size_t k = 0;
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == 0xE2 && i + 2 < n && (unsigned char)t[i + 1] == 0x80) {
+            unsigned char d = (unsigned char)t[i + 2];
+            if (d == 0x98 || d == 0x99) {
+                o[k++] = '\'';
+                i += 2;
+                continue;
+            }
+            if (d == 0x9C || d == 0x9D) {
+                o[k++] = '"';
+                i += 2;
+                continue;
+            }
+        }
+        o[k++] = (char)c;
+    }
+    o[k] = 0;
+    return o;
+}
+
+static int process(void *st, tm_ctx *ctx, tm_batch *b)
+{
+    state *s = st;
+    const tm_host *h = s->host;
+    const config *c = s->cfg;
+    ner_toks toks = {0};
+    ner_work *w = s->model ? ner_work_new() : NULL;
+    int rc = TM_OK;
+    for (size_t di = 0; di < b->n && rc == TM_OK; di++) {
+        tm_doc *d = b->docs[di];
+        const char *t = d->text;
+        if (ner_tokenize(t, d->text_len, &toks) != 0) {
+            rc = TM_ENOMEM;
+            break;
+        }
+        size_t n = toks.n, cap = 2 * n + 1, nm = 0;
+        mention *m = calloc(cap, sizeof *m);
+        uint8_t *labels = s->model ? malloc(n + 1) : NULL;
+        float *conf = s->model ? malloc((n + 1) * sizeof *conf) : NULL;
+        ner_entity *ents = s->model ? malloc((n + 1) * sizeof *ents) : NULL;
+        if (!m || (s->model && (!labels || !conf || !ents))) {
+            free(m), free(labels), free(conf), free(ents);
+            rc = TM_ENOMEM;
+            break;
+        }
+        size_t ng = gaz_matches(s, t, toks.v, n, m, cap);
+        nm = ng;
+        uint32_t *bits = s->bits_gz && n ? malloc(n * sizeof *bits) : NULL;
+        if (bits && ner_gaz_match(s->bits_gz, t, toks.v, n, bits) != 0) {
+            free(bits);
+            bits = NULL;
+        }
+        if (s->model && n) {
+            if (ner_tag_ws(s->model, w, t, toks.v, n, bits, labels, conf) != 0) {
+                rc = TM_ENOMEM;
+            } else {
+                /* spans as the CoNLL-style convention has them: the name part
+                 * of "Turkish-backed", "pro-Russian"; possessives out */
+                size_t ne = ner_entities_ex(t, toks.v, n, labels, conf, NER_ENT_TRIM, ents);
+                for (size_t k = 0; k < ne && nm < cap; k++) {
+                    /* a span does not begin or end on punctuation */
+                    size_t ts = ents[k].tok_start, te = ents[k].tok_end;
+                    while (ts < te && !wordlike(t + toks.v[ts].start, toks.v[ts].end - toks.v[ts].start))
+                        ts++;
+                    while (te > ts && !wordlike(t + toks.v[te - 1].start, toks.v[te - 1].end - toks.v[te - 1].start))
+                        te--;
+                    if (ts == te)
+                        continue;
+                    ents[k].start = toks.v[ts].start;
+                    ents[k].end = toks.v[te - 1].end;
+                    mention x = {ents[k].start, ents[k].end, ents[k].type,
+                                 ents[k].conf < 0 ? 1.0 : ents[k].conf, NULL, NULL, false};
+                    /* where the two disagree, `prefer` decides */
+                    bool clash = false;
+                    for (size_t g = 0; g < ng; g++) {
+                        if (!m[g].entry || !overlaps(&m[g], &x))
+                            continue;
+                        clash = true;
+                        if (c->prefer == 1)
+                            m[g].entry = NULL, m[g].type = -1; /* drop the list's */
+                    }
+                    if (clash && c->prefer == 0)
+                        continue;
+                    m[nm++] = x;
+                }
+            }
+        }
+        /* canonical names for the model's mentions: the lists, exactly or fuzzily */
+        char key[1024];
+        for (size_t k = ng; k < nm; k++) {
+            size_t len = m[k].end - m[k].start;
+            if (len * 4 + 8 > sizeof key)
+                continue;
+            size_t kl = fold_name(t + m[k].start, len, key);
+            const gz_entry *e = gz_lookup(s->gz, key, kl);
+            if (e && type_index(e->type) == m[k].type) {
+                m[k].entry = e;
+                continue;
+            }
+            size_t maxd = (size_t)(c->fuzzy * (double)kl);
+            size_t dist = 0;
+            if (maxd >= 1 && kl >= 5 && (e = gz_fuzzy(s->gz, key, kl, maxd, &dist)) &&
+                type_index(e->type) == m[k].type) {
+                m[k].entry = e;
+                m[k].score *= 1.0 - (double)dist / (double)kl;
+            }
+        }
+        qsort(m, nm, sizeof *m, cmp_mention);
+        for (size_t k = 0; k < nm; k++)
+            if (!m[k].entry && m[k].type >= 0)
+                m[k].canonical = plain_canonical(t + m[k].start, m[k].end - m[k].start);
+        /* coreference: a one-word PER/ORG mention that ends a longer one */
+        if (c->coreference) {
+            char a_key[256], b_key[1024];
+            for (size_t k = 0; k < nm; k++) {
+                if (m[k].type != 0 && m[k].type != 1)
+                    continue;
+                size_t len = m[k].end - m[k].start;
+                if (len * 4 + 8 > sizeof a_key || memchr(t + m[k].start, ' ', len))
+                    continue;
+                size_t al = fold_name(t + m[k].start, len, a_key);
+                for (size_t j = 0; j < nm && al; j++) {
+                    size_t lj = m[j].end - m[j].start;
+                    if (j == k || m[j].type != m[k].type || lj <= len || lj * 4 + 8 > sizeof b_key)
+                        continue;
+                    size_t bl = fold_name(t + m[j].start, lj, b_key);
+                    if (bl > al && b_key[bl - al - 1] == ' ' && !memcmp(b_key + bl - al, a_key, al)) {
+                        free(m[k].canonical);
+                        m[k].canonical = NULL;
+                        m[k].entry = m[j].entry;
+                        if (!m[k].entry)
+                            m[k].canonical = m[j].canonical ? strdup(m[j].canonical) : NULL;
+                        break;
+                    }
+                }
+            }
+        }
+        size_t kept = 0;
+        for (size_t k = 0; k < nm && rc == TM_OK; k++) {
+            if (m[k].type < 0 || !(s->want & (1u << m[k].type)) || m[k].score < c->min_score)
+                continue;
+            /* overlapping mentions (gazetteer vs model) were resolved; keep spans flat */
+            bool inside = false;
+            for (size_t j = 0; j < k && !inside; j++)
+                inside = m[j].type >= 0 && overlaps(&m[j], &m[k]) && j != k &&
+                         (s->want & (1u << m[j].type)) && m[j].score >= c->min_score;
+            if (inside)
+                continue;
+            char *label = strndup(t + m[k].start, m[k].end - m[k].start);
+            tm_annotation an = {.start = m[k].start, .end = m[k].end,
+                                .type = type_names[m[k].type], .label = label,
+                                .canonical = m[k].entry ? m[k].entry->canonical : m[k].canonical,
+                                .id = m[k].entry ? m[k].entry->id : NULL, .score = m[k].score};
+            rc = h->annotate(ctx, d, &an);
+            free(label);
+            kept++;
+        }
+        h->count(ctx, "mentions", (int64_t)kept);
+        for (size_t k = 0; k < nm; k++)
+            free(m[k].canonical);
+        free(m), free(labels), free(conf), free(ents), free(bits);
+    }
+    ner_toks_free(&toks);
+    ner_work_free(w);
+    if (rc != TM_OK)
+        h->error(ctx, "out of memory while tagging");
+    return rc;
+}
+
+static const char *const reads[] = {"text", NULL};
+static const char *const writes[] = {"annotations", NULL};
+
+TM_PLUGIN_DEFINE(.name = "entities", .version = "0.1.0", .license = "MIT",
+                 .summary = "Tags people, organisations, places and other names, with canonical names.",
+                 .role = TM_ROLE_STAGE, .caps = TM_CAP_REENTRANT, .options = options,
+                 .config_size = sizeof(config), .reads = reads, .writes = writes,
+                 .init = init, .process = process, .fini = fini);

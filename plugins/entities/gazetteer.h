@@ -1,0 +1,39 @@
+/* Gazetteers: lists of names with a canonical form, a type, an optional id
+ * and aliases, from TSV, CSV or YAML files; every name and alias is folded
+ * (fold.h) into a key, and text is matched by the longest run of folded
+ * tokens that is a key (one pass over the tokens, one hash lookup per
+ * candidate length: a hash-based equivalent of Aho-Corasick over words). */
+#ifndef ENTITIES_GAZETTEER_H
+#define ENTITIES_GAZETTEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gz_entry {
+    char *canonical, *type, *id;
+    uint32_t population;
+    uint8_t ambiguous; /* the name is also a common word ("Nice", "Reading") */
+    uint8_t priority;  /* later (user) gazetteers win over earlier (base) ones */
+} gz_entry;
+
+typedef struct gazetteer gazetteer;
+
+gazetteer *gz_new(void);
+void gz_free(gazetteer *g);
+/* Loads a file (.tsv, .csv, .yaml/.yml by extension); entries of later files
+ * get a higher priority. On error returns -1 with "FILE:LINE: reason". */
+int gz_load(gazetteer *g, const char *path, char *err, size_t err_len);
+/* Adds one entry (aliases joined by '|'); returns 0 or -1 (out of memory). */
+int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id,
+           const char *aliases, uint32_t population, bool ambiguous, uint8_t priority);
+/* The best entry for a folded key, or NULL. */
+const gz_entry *gz_lookup(const gazetteer *g, const char *key, size_t len);
+/* The best entry whose folded key is within max_dist edits of key (same
+ * first letter), with its distance; NULL if none. */
+const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, size_t max_dist,
+                         size_t *dist);
+size_t gz_size(const gazetteer *g);
+size_t gz_max_words(const gazetteer *g);
+
+#endif

@@ -1,0 +1,954 @@
+/* NER tagger: features, decoding, model file I/O. See ner.h. */
+#include "ner_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+const char *const ner_label_names[NER_NLABELS] = {
+    "O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC",
+};
+const char *const ner_type_names[NER_NTYPES] = {"PER", "ORG", "LOC", "MISC"};
+
+#define LABEL_LIST "O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC"
+
+/* ------------------------------------------------------------------------
+ * Hashing. FNV-1a over code points is incremental, so the hash of every
+ * prefix of a word comes for free; the 64-bit finaliser spreads the bits so
+ * that the top bits can index the table. */
+
+#define FNV_OFF 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static inline uint64_t fnv_cp(uint64_t h, uint32_t cp)
+{
+    /* code points in one step each (a UTF-32 byte order, not UTF-8) */
+    for (int k = 0; k < 4; k++) {
+        h ^= (cp >> (8 * k)) & 0xff;
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static inline uint64_t pair(uint64_t a, uint64_t b)
+{
+    return mix64(a * 0x9E3779B97F4A7C15ULL + b);
+}
+
+/* ------------------------------------------------------------------------
+ * Token info and features */
+
+static uint32_t fold_cp(int32_t cp, utf8proc_category_t cat)
+{
+    if (cat == UTF8PROC_CATEGORY_ND)
+        return '0'; /* 1995 and 2010 are the same word to the model */
+    switch (cp) {
+    case 0x2018: case 0x2019: case 0x02BC: case 0x201B: case 0x2032:
+        return '\'';
+    case 0x201C: case 0x201D: case 0x201E: case 0x00AB: case 0x00BB:
+        return '"';
+    case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2212:
+        return '-';
+    }
+    return (uint32_t)utf8proc_tolower(cp);
+}
+
+void ner_tinfo_make(const char *str, size_t len, ner_tinfo *ti)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    uint64_t lw = FNV_OFF, cw = FNV_OFF;
+    uint32_t last[4] = {0, 0, 0, 0}; /* the last 4 folded code points, ring */
+    size_t ncp = 0, n_up = 0, n_low = 0, n_dig = 0, n_nocase = 0;
+    int first_letter_up = -1;
+    char shape[16];
+    size_t shlen = 0;
+    memset(ti, 0, sizeof *ti);
+    for (size_t i = 0; i < len;) {
+        int32_t cp;
+        size_t n;
+        if (s[i] < 0x80) {
+            cp = s[i];
+            n = 1;
+        } else {
+            utf8proc_int32_t c;
+            utf8proc_ssize_t r = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &c);
+            if (r <= 0) {
+                cp = 0xFFFD; /* invalid byte: a replacement character */
+                n = 1;
+            } else {
+                cp = c;
+                n = (size_t)r;
+            }
+        }
+        for (size_t k = 0; k < n; k++) {
+            cw ^= s[i + k];
+            cw *= FNV_PRIME;
+        }
+        i += n;
+        utf8proc_category_t cat = utf8proc_category(cp);
+        char sc;
+        switch (cat) {
+        case UTF8PROC_CATEGORY_LU:
+        case UTF8PROC_CATEGORY_LT:
+            sc = 'X';
+            n_up++;
+            if (first_letter_up < 0)
+                first_letter_up = 1;
+            break;
+        case UTF8PROC_CATEGORY_LL:
+            sc = 'x';
+            n_low++;
+            if (first_letter_up < 0)
+                first_letter_up = 0;
+            break;
+        case UTF8PROC_CATEGORY_LM:
+        case UTF8PROC_CATEGORY_LO:
+            sc = 'L';
+            n_nocase++;
+            break;
+        case UTF8PROC_CATEGORY_ND:
+        case UTF8PROC_CATEGORY_NL:
+        case UTF8PROC_CATEGORY_NO:
+            sc = 'd';
+            n_dig++;
+            break;
+        case UTF8PROC_CATEGORY_MN:
+        case UTF8PROC_CATEGORY_MC:
+        case UTF8PROC_CATEGORY_ME:
+        case UTF8PROC_CATEGORY_CF:
+            sc = 0; /* marks change neither shape nor length */
+            break;
+        default:
+            sc = (cp < 128 && cp > 32) ? (char)cp : 'p';
+            break;
+        }
+        uint32_t f = fold_cp(cp, cat);
+        lw = fnv_cp(lw, f);
+        if (!sc)
+            continue;
+        last[ncp & 3] = f;
+        ncp++;
+        if (ncp <= 4)
+            ti->pre[ncp - 1] = lw;
+        /* Compressed shape: a class char only when it differs from the last
+         * one; capped so that odd tokens cannot make it long. */
+        if (shlen < sizeof shape && (shlen == 0 || shape[shlen - 1] != sc))
+            shape[shlen++] = sc;
+    }
+    ti->lw = mix64(lw);
+    ti->cw = mix64(cw ^ 0x5bd1e995ULL);
+    for (int k = 0; k < 4; k++)
+        if (ti->pre[k])
+            ti->pre[k] = mix64(ti->pre[k]);
+    /* Suffix k: the last k code points, oldest first. */
+    for (size_t k = 1; k <= 4 && k <= ncp; k++) {
+        uint64_t h = FNV_OFF;
+        for (size_t j = k; j >= 1; j--)
+            h = fnv_cp(h, last[(ncp - j) & 3]);
+        ti->suf[k - 1] = mix64(h + 0x2545F4914F6CDD1DULL);
+    }
+    uint64_t sh = FNV_OFF;
+    for (size_t k = 0; k < shlen; k++)
+        sh = fnv_cp(sh, (uint8_t)shape[k]);
+    ti->shape = mix64(sh + shlen);
+
+    size_t letters = n_up + n_low + n_nocase;
+    if (letters == 0)
+        ti->cls = n_dig ? NER_CLS_DIGIT : NER_CLS_PUNCT;
+    else if (n_up + n_low == 0)
+        ti->cls = NER_CLS_NOCASE;
+    else if (n_dig)
+        ti->cls = NER_CLS_ALNUM;
+    else if (n_low == 0)
+        ti->cls = n_up == 1 ? NER_CLS_ONECAP : NER_CLS_ALLCAP;
+    else if (n_up == 0)
+        ti->cls = NER_CLS_LOWER;
+    else if (first_letter_up == 1 && n_up == 1)
+        ti->cls = NER_CLS_INITCAP;
+    else
+        ti->cls = NER_CLS_MIXED;
+    ti->lenb = ncp <= 4 ? (uint8_t)ncp : ncp <= 6 ? 5 : ncp <= 9 ? 6 : ncp <= 14 ? 7 : 8;
+}
+
+void ner_sentence_finish(ner_tinfo *ti, size_t n)
+{
+    size_t words = 0, caps = 0, longw = 0, title = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = ti[i].cls;
+        ti[i].first = i == 0;
+        if (c == NER_CLS_LOWER || c == NER_CLS_INITCAP || c == NER_CLS_ALLCAP ||
+            c == NER_CLS_MIXED || c == NER_CLS_ONECAP) {
+            words++;
+            caps += c == NER_CLS_ALLCAP || c == NER_CLS_ONECAP;
+            if (ti[i].lenb >= 4) {
+                longw++;
+                title += c == NER_CLS_INITCAP || c == NER_CLS_ALLCAP;
+            }
+        }
+    }
+    /* Headlines: all caps, or every longer word capitalised. There a capital
+     * letter is no evidence of a name, and the features say so. */
+    int mode = NER_MODE_NORMAL;
+    if (words >= 3 && caps * 5 >= words * 4)
+        mode = NER_MODE_ALLCAPS;
+    else if (longw >= 4 && title * 10 >= longw * 9)
+        mode = NER_MODE_TITLE;
+    for (size_t i = 0; i < n; i++)
+        ti[i].mode = (uint8_t)mode;
+}
+
+/* Feature templates. The numbers are part of the model format: changing one
+ * changes every hash, so bump NER_FORMAT_VERSION with it. */
+enum {
+    T_BIAS = 1, T_LW, T_CW, T_SHAPE, T_CLS, T_PRE1, T_PRE2, T_PRE3, T_PRE4,
+    T_SUF1, T_SUF2, T_SUF3, T_SUF4, T_LEN, T_LWM1, T_LWM2, T_LWP1, T_LWP2,
+    T_SHM1, T_SHP1, T_SHM2, T_SHP2, T_LWM1_LW, T_LW_LWP1, T_SH3, T_CLS3,
+    T_MODE_CLS, T_MODE_LW, T_LWM1_CLS, T_CLS_LWP1, T_GAZ, T_GAZM1, T_GAZP1,
+};
+
+#define BOS_W 0x42f0e1eba9ea3693ULL
+#define EOS_W 0x6a09e667f3bcc909ULL
+#define BOS_CLS 14
+#define EOS_CLS 15
+
+size_t ner_features(const ner_tinfo *ti, size_t n, size_t i, const uint32_t *gaz,
+                    uint32_t gaz_mask, uint64_t seed, uint64_t *out, size_t *n_gaz)
+{
+    size_t k = 0;
+#define F(t, v) (out[k++] = mix64((uint64_t)(v) ^ ((uint64_t)(t) * 0x9E3779B97F4A7C15ULL) ^ seed))
+    const ner_tinfo *c = &ti[i];
+    uint64_t lwm1 = i >= 1 ? ti[i - 1].lw : BOS_W, lwm2 = i >= 2 ? ti[i - 2].lw : BOS_W;
+    uint64_t lwp1 = i + 1 < n ? ti[i + 1].lw : EOS_W, lwp2 = i + 2 < n ? ti[i + 2].lw : EOS_W;
+    uint64_t shm1 = i >= 1 ? ti[i - 1].shape : BOS_W, shm2 = i >= 2 ? ti[i - 2].shape : BOS_W;
+    uint64_t shp1 = i + 1 < n ? ti[i + 1].shape : EOS_W;
+    uint64_t shp2 = i + 2 < n ? ti[i + 2].shape : EOS_W;
+    unsigned clm1 = i >= 1 ? ti[i - 1].cls : BOS_CLS, clp1 = i + 1 < n ? ti[i + 1].cls : EOS_CLS;
+
+    F(T_BIAS, 0);
+    F(T_LW, c->lw);
+    F(T_CW, c->cw);
+    F(T_SHAPE, c->shape);
+    F(T_CLS, c->cls | (unsigned)c->first << 4);
+    for (int j = 0; j < 4; j++) {
+        if (c->pre[j])
+            F(T_PRE1 + j, c->pre[j]);
+        if (c->suf[j])
+            F(T_SUF1 + j, c->suf[j]);
+    }
+    F(T_LEN, c->lenb | (unsigned)c->cls << 4);
+    F(T_LWM1, lwm1);
+    F(T_LWM2, lwm2);
+    F(T_LWP1, lwp1);
+    F(T_LWP2, lwp2);
+    F(T_SHM1, shm1);
+    F(T_SHP1, shp1);
+    F(T_SHM2, shm2);
+    F(T_SHP2, shp2);
+    F(T_LWM1_LW, pair(lwm1, c->lw));
+    F(T_LW_LWP1, pair(c->lw, lwp1));
+    F(T_SH3, pair(pair(shm1, c->shape), shp1));
+    F(T_CLS3, clm1 | (unsigned)c->cls << 4 | clp1 << 8 | (unsigned)c->first << 12);
+    if (c->mode != NER_MODE_NORMAL) {
+        F(T_MODE_CLS, c->mode | (unsigned)c->cls << 2);
+        F(T_MODE_LW, pair(c->lw, c->mode));
+    }
+    F(T_LWM1_CLS, pair(lwm1, c->cls));
+    F(T_CLS_LWP1, pair(c->cls, lwp1));
+    size_t k0 = k;
+    if (gaz && gaz_mask) {
+        uint32_t g0 = gaz[i] & gaz_mask;
+        uint32_t gm = i >= 1 ? gaz[i - 1] & gaz_mask : 0;
+        uint32_t gp = i + 1 < n ? gaz[i + 1] & gaz_mask : 0;
+        for (unsigned b = 0; b < 32; b++) {
+            if (g0 >> b & 1)
+                F(T_GAZ, b);
+            if (gm >> b & 1)
+                F(T_GAZM1, b);
+            if (gp >> b & 1)
+                F(T_GAZP1, b);
+        }
+    }
+#undef F
+    if (n_gaz)
+        *n_gaz = k - k0;
+    return k;
+}
+
+/* ------------------------------------------------------------------------
+ * Decoding */
+
+bool ner_allowed(int prev, int y)
+{
+    if (y == NER_O || NER_LABEL_IS_B(y))
+        return true;
+    /* I-X: only after B-X or I-X (prev == NER_NLABELS is the sentence start) */
+    return prev != NER_O && prev < NER_NLABELS && NER_LABEL_TYPE(prev) == NER_LABEL_TYPE(y);
+}
+
+#define NEG_INF (-1e30f)
+
+void ner_viterbi(const float *emit, size_t n, const ner_trans trans, const uint16_t *allowed,
+                 uint8_t *out, uint8_t *bp)
+{
+    if (n == 0)
+        return;
+    float d[NER_NLABELS], nd[NER_NLABELS];
+    for (int y = 0; y < NER_NLABELS; y++) {
+        bool ok = ner_allowed(NER_NLABELS, y) && (!allowed || (allowed[0] >> y & 1));
+        d[y] = ok ? trans[NER_NLABELS][y] + emit[y] : NEG_INF;
+    }
+    for (size_t i = 1; i < n; i++) {
+        for (int y = 0; y < NER_NLABELS; y++) {
+            float best = NEG_INF;
+            int arg = 0;
+            if (!allowed || (allowed[i] >> y & 1)) {
+                for (int p = 0; p < NER_NLABELS; p++) {
+                    if (d[p] <= NEG_INF || !ner_allowed(p, y))
+                        continue;
+                    float s = d[p] + trans[p][y];
+                    if (s > best) {
+                        best = s;
+                        arg = p;
+                    }
+                }
+            }
+            bp[i * NER_NLABELS + y] = (uint8_t)arg;
+            nd[y] = best > NEG_INF ? best + emit[i * NER_NLABELS + y] : NEG_INF;
+        }
+        memcpy(d, nd, sizeof d);
+    }
+    int y = 0;
+    for (int k = 1; k < NER_NLABELS; k++)
+        if (d[k] > d[y])
+            y = k;
+    for (size_t i = n; i-- > 0;) {
+        out[i] = (uint8_t)y;
+        if (i)
+            y = bp[i * NER_NLABELS + y];
+    }
+}
+
+void ner_marginals(const float *emit, size_t n, const ner_trans trans, float temp,
+                   const uint8_t *labels, float *conf, double *scratch)
+{
+    if (n == 0)
+        return;
+    double *al = scratch, *be = scratch + n * NER_NLABELS;
+    double M[NER_NLABELS + 1][NER_NLABELS];
+    double inv = 1.0 / (temp > 0 ? temp : 1.0);
+    float tmax = NEG_INF;
+    for (int p = 0; p <= NER_NLABELS; p++)
+        for (int y = 0; y < NER_NLABELS; y++)
+            if (trans[p][y] > tmax)
+                tmax = trans[p][y];
+    for (int p = 0; p <= NER_NLABELS; p++)
+        for (int y = 0; y < NER_NLABELS; y++)
+            M[p][y] = ner_allowed(p, y) ? exp((trans[p][y] - tmax) * inv) : 0.0;
+    /* Emission potentials normalised per token (the factor cancels out). */
+    for (size_t i = 0; i < n; i++) {
+        const float *e = emit + i * NER_NLABELS;
+        float mx = e[0];
+        for (int y = 1; y < NER_NLABELS; y++)
+            mx = e[y] > mx ? e[y] : mx;
+        for (int y = 0; y < NER_NLABELS; y++)
+            be[i * NER_NLABELS + y] = exp((e[y] - mx) * inv); /* E, kept in be for now */
+    }
+    /* Forward, normalised at every step so that nothing underflows. */
+    for (size_t i = 0; i < n; i++) {
+        double sum = 0;
+        for (int y = 0; y < NER_NLABELS; y++) {
+            double s = 0;
+            if (i == 0)
+                s = M[NER_NLABELS][y];
+            else
+                for (int p = 0; p < NER_NLABELS; p++)
+                    s += al[(i - 1) * NER_NLABELS + p] * M[p][y];
+            s *= be[i * NER_NLABELS + y];
+            al[i * NER_NLABELS + y] = s;
+            sum += s;
+        }
+        for (int y = 0; y < NER_NLABELS; y++)
+            al[i * NER_NLABELS + y] = sum > 0 ? al[i * NER_NLABELS + y] / sum : 1.0 / NER_NLABELS;
+    }
+    /* Backward, in place of E: beta[i] needs E[i+1] only, which is consumed
+     * (and replaced by beta[i+1]) one step earlier, so keep a copy of it. */
+    double e_next[NER_NLABELS], b_next[NER_NLABELS];
+    for (int y = 0; y < NER_NLABELS; y++) {
+        e_next[y] = be[(n - 1) * NER_NLABELS + y];
+        b_next[y] = 1.0;
+        be[(n - 1) * NER_NLABELS + y] = 1.0;
+    }
+    for (size_t i = n - 1; i-- > 0;) {
+        double e_cur[NER_NLABELS], sum = 0;
+        memcpy(e_cur, be + i * NER_NLABELS, sizeof e_cur);
+        for (int p = 0; p < NER_NLABELS; p++) {
+            double s = 0;
+            for (int y = 0; y < NER_NLABELS; y++)
+                s += M[p][y] * e_next[y] * b_next[y];
+            be[i * NER_NLABELS + p] = s;
+            sum += s;
+        }
+        for (int p = 0; p < NER_NLABELS; p++) {
+            be[i * NER_NLABELS + p] = sum > 0 ? be[i * NER_NLABELS + p] / sum : 1.0;
+            b_next[p] = be[i * NER_NLABELS + p];
+        }
+        memcpy(e_next, e_cur, sizeof e_cur);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double z = 0;
+        for (int y = 0; y < NER_NLABELS; y++)
+            z += al[i * NER_NLABELS + y] * be[i * NER_NLABELS + y];
+        double p = al[i * NER_NLABELS + labels[i]] * be[i * NER_NLABELS + labels[i]];
+        conf[i] = z > 0 ? (float)(p / z) : 0.0f;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * The model */
+
+struct ner_model {
+    unsigned bits;
+    uint32_t gaz_mask;
+    uint64_t seed;
+    float scale, temperature;
+    ner_trans trans;
+    int16_t *w; /* (1 << bits) rows of NER_NLABELS */
+};
+
+struct ner_work {
+    ner_tinfo *ti;
+    float *emit;
+    uint8_t *bp;
+    double *fb;
+    size_t cap;
+};
+
+ner_work *ner_work_new(void)
+{
+    return calloc(1, sizeof(ner_work));
+}
+
+void ner_work_free(ner_work *w)
+{
+    if (!w)
+        return;
+    free(w->ti);
+    free(w->emit);
+    free(w->bp);
+    free(w->fb);
+    free(w);
+}
+
+static int work_reserve(ner_work *w, size_t n)
+{
+    if (n <= w->cap)
+        return 0;
+    ner_tinfo *ti = realloc(w->ti, n * sizeof *ti);
+    if (ti)
+        w->ti = ti;
+    float *emit = realloc(w->emit, n * NER_NLABELS * sizeof *emit);
+    if (emit)
+        w->emit = emit;
+    uint8_t *bp = realloc(w->bp, n * NER_NLABELS);
+    if (bp)
+        w->bp = bp;
+    double *fb = realloc(w->fb, 2 * n * NER_NLABELS * sizeof *fb);
+    if (fb)
+        w->fb = fb;
+    if (!ti || !emit || !bp || !fb)
+        return -1;
+    w->cap = n;
+    return 0;
+}
+
+uint32_t ner_model_gaz_mask(const ner_model *m)
+{
+    return m->gaz_mask;
+}
+
+unsigned ner_model_bucket_bits(const ner_model *m)
+{
+    return m->bits;
+}
+
+int ner_tag_ws(const ner_model *m, ner_work *w, const char *text, const ner_tok *toks,
+               size_t n, const uint32_t *gaz_bits, uint8_t *labels_out, float *conf_out)
+{
+    uint64_t h[NER_MAX_FEATS];
+    for (size_t s = 0; s < n;) {
+        size_t e = s + 1;
+        while (e < n && e - s < NER_MAX_SEG && !(toks[e].flags & NER_TOK_SENT_START))
+            e++;
+        size_t len = e - s;
+        if (work_reserve(w, len) < 0)
+            return -1;
+        for (size_t i = 0; i < len; i++)
+            ner_tinfo_make(text + toks[s + i].start, toks[s + i].end - toks[s + i].start,
+                           &w->ti[i]);
+        ner_sentence_finish(w->ti, len);
+        for (size_t i = 0; i < len; i++) {
+            size_t nf = ner_features(w->ti, len, i, gaz_bits ? gaz_bits + s : NULL, m->gaz_mask,
+                                     m->seed, h, NULL);
+            int32_t acc[NER_NLABELS] = {0};
+            for (size_t f = 0; f < nf; f++) {
+                const int16_t *row = m->w + (size_t)ner_bucket(h[f], m->bits) * NER_NLABELS;
+                for (int y = 0; y < NER_NLABELS; y++)
+                    acc[y] += row[y];
+            }
+            for (int y = 0; y < NER_NLABELS; y++)
+                w->emit[i * NER_NLABELS + y] = (float)acc[y] * m->scale;
+        }
+        ner_viterbi(w->emit, len, m->trans, NULL, labels_out + s, w->bp);
+        if (conf_out)
+            ner_marginals(w->emit, len, m->trans, m->temperature, labels_out + s, conf_out + s,
+                          w->fb);
+        s = e;
+    }
+    return 0;
+}
+
+int ner_tag(const ner_model *m, const char *text, const ner_tok *toks, size_t n,
+            const uint32_t *gaz_bits, uint8_t *labels_out, float *conf_out)
+{
+    ner_work *w = ner_work_new();
+    if (!w)
+        return -1;
+    int rc = ner_tag_ws(m, w, text, toks, n, gaz_bits, labels_out, conf_out);
+    ner_work_free(w);
+    return rc;
+}
+
+bool ner_is_particle(const char *s, size_t n)
+{
+    static const char *const p[] = {"al", "el", "ul", "ibn", "bin", "bint", "ben", "abu", "ad",
+                                    "ar", "as", "ash", "at", "az", "an", "ud", "de", "da",
+                                    "di", "du", "van", "von", "der", "la", "le"};
+    for (size_t k = 0; k < sizeof p / sizeof *p; k++)
+        if (strlen(p[k]) == n && memcmp(p[k], s, n) == 0)
+            return true;
+    return false;
+}
+
+bool ner_is_hyphen(const char *s, size_t n)
+{
+    /* - and U+2010..U+2014 (hyphen, non-breaking hyphen, figure, en, em dash) */
+    return (n == 1 && s[0] == '-') ||
+           (n == 3 && (unsigned char)s[0] == 0xE2 && (unsigned char)s[1] == 0x80 &&
+            (unsigned char)s[2] >= 0x90 && (unsigned char)s[2] <= 0x94);
+}
+
+static bool tok_is_lower(const char *text, const ner_tok *t)
+{
+    ner_tinfo ti;
+    ner_tinfo_make(text + t->start, t->end - t->start, &ti);
+    return ti.cls == NER_CLS_LOWER && !ner_is_particle(text + t->start, t->end - t->start);
+}
+
+static bool tok_is_hyphen(const char *text, const ner_tok *t)
+{
+    return ner_is_hyphen(text + t->start, t->end - t->start);
+}
+
+size_t ner_entities(const ner_tok *toks, size_t n, const uint8_t *labels, const float *conf,
+                    ner_entity *out)
+{
+    return ner_entities_ex(NULL, toks, n, labels, conf, 0, out);
+}
+
+size_t ner_entities_ex(const char *text, const ner_tok *toks, size_t n, const uint8_t *labels,
+                       const float *conf, unsigned flags, ner_entity *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        int l = labels[i];
+        if (l == NER_O || l >= NER_NLABELS) {
+            i++;
+            continue;
+        }
+        int type = NER_LABEL_TYPE(l);
+        size_t j = i + 1;
+        while (j < n && labels[j] == NER_I(type))
+            j++;
+        size_t a = i, b = j;
+        if ((flags & NER_ENT_TRIM) && text) {
+            /* Keep at least one token; drop lower-case words and hyphens
+             * at the end, and "word -" pairs at the start. */
+            while (b - a >= 2 && (tok_is_lower(text, &toks[b - 1]) || tok_is_hyphen(text, &toks[b - 1])))
+                b--;
+            while (b - a >= 3 && tok_is_lower(text, &toks[a]) && tok_is_hyphen(text, &toks[a + 1]))
+                a += 2;
+        }
+        float c = -1.0f;
+        if (conf) {
+            c = conf[a];
+            for (size_t t = a + 1; t < b; t++)
+                c = conf[t] < c ? conf[t] : c;
+        }
+        out[k++] = (ner_entity){toks[a].start, toks[b - 1].end, a, b, type, c};
+        i = j;
+    }
+    return k;
+}
+
+/* ------------------------------------------------------------------------
+ * Model file */
+
+#define HDR_SIZE 480
+#define OFF_VERSION 8
+#define OFF_NLABELS 12
+#define OFF_LABELS 16
+#define OFF_BITS 80
+#define OFF_GAZ 84
+#define OFF_SEED 88
+#define OFF_SCALE 96
+#define OFF_TEMP 100
+#define OFF_TRANS 104
+#define OFF_RAW 464
+#define OFF_ZSIZE 472
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int k = 0; k < 4; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int k = 0; k < 8; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+static void putf(uint8_t *p, float f)
+{
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    put32(p, v);
+}
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++)
+        v |= (uint32_t)p[k] << (8 * k);
+    return v;
+}
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+static float getf(const uint8_t *p)
+{
+    uint32_t v = get32(p);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t k = 0;
+    while (v >= 0x80) {
+        p[k++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[k++] = (uint8_t)v;
+    return k;
+}
+
+/* Reads a varint of at most 64 bits; returns bytes used, 0 when malformed. */
+static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (size_t k = 0; k < 10 && p + k < end; k++) {
+        r |= (uint64_t)(p[k] & 0x7f) << (7 * k);
+        if (!(p[k] & 0x80)) {
+            *v = r;
+            return k + 1;
+        }
+    }
+    return 0;
+}
+
+int ner_save(const char *path, const ner_params *p, size_t *size_out, char *err, size_t errlen)
+{
+    size_t rows = (size_t)1 << p->bits;
+    size_t nw = rows * NER_NLABELS;
+    float mx = 0;
+    for (size_t i = 0; i < nw; i++)
+        mx = fabsf(p->w[i]) > mx ? fabsf(p->w[i]) : mx;
+    float scale = mx > 0 ? mx / 32767.0f : 1.0f;
+    /* Quantise, and count the rows that stay non-zero to size the buffer. */
+    int16_t *q = malloc(nw * sizeof *q);
+    if (!q) {
+        seterr(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    size_t nz = 0;
+    for (size_t r = 0; r < rows; r++) {
+        bool any = false;
+        for (int y = 0; y < NER_NLABELS; y++) {
+            long v = lroundf(p->w[r * NER_NLABELS + y] / scale);
+            v = v > 32767 ? 32767 : v < -32767 ? -32767 : v;
+            q[r * NER_NLABELS + y] = (int16_t)v;
+            any |= v != 0;
+        }
+        nz += any;
+    }
+    size_t rawcap = nz * (10 + NER_NLABELS * 3) + 16;
+    uint8_t *raw = malloc(rawcap);
+    size_t zcap = ZSTD_compressBound(rawcap);
+    uint8_t *file = malloc(HDR_SIZE + zcap + 8);
+    if (!raw || !file) {
+        free(q);
+        free(raw);
+        free(file);
+        seterr(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    size_t rl = 0;
+    long prev = -1;
+    for (size_t r = 0; r < rows; r++) {
+        const int16_t *row = q + r * NER_NLABELS;
+        bool any = false;
+        for (int y = 0; y < NER_NLABELS; y++)
+            any |= row[y] != 0;
+        if (!any)
+            continue;
+        rl += put_varint(raw + rl, (uint64_t)((long)r - prev - 1));
+        prev = (long)r;
+        for (int y = 0; y < NER_NLABELS; y++) {
+            int32_t v = row[y];
+            rl += put_varint(raw + rl, (uint32_t)((v << 1) ^ (v >> 31)));
+        }
+    }
+    free(q);
+    size_t zl = ZSTD_compress(file + HDR_SIZE, zcap, raw, rl, 19);
+    free(raw);
+    if (ZSTD_isError(zl)) {
+        free(file);
+        seterr(err, errlen, "%s: compression failed: %s", path, ZSTD_getErrorName(zl));
+        return -1;
+    }
+    memset(file, 0, HDR_SIZE);
+    memcpy(file, "TMNER", 5);
+    put32(file + OFF_VERSION, NER_FORMAT_VERSION);
+    put32(file + OFF_NLABELS, NER_NLABELS);
+    memcpy(file + OFF_LABELS, LABEL_LIST, strlen(LABEL_LIST));
+    put32(file + OFF_BITS, p->bits);
+    put32(file + OFF_GAZ, p->gaz_mask);
+    put64(file + OFF_SEED, p->seed);
+    putf(file + OFF_SCALE, scale);
+    putf(file + OFF_TEMP, p->temperature);
+    for (int a = 0; a <= NER_NLABELS; a++)
+        for (int y = 0; y < NER_NLABELS; y++)
+            putf(file + OFF_TRANS + 4 * (a * NER_NLABELS + y), p->trans[a][y]);
+    put64(file + OFF_RAW, rl);
+    put64(file + OFF_ZSIZE, zl);
+    size_t total = HDR_SIZE + zl;
+    put64(file + total, XXH64(file, total, 0));
+    total += 8;
+
+    /* Write beside the target and rename, so a reader never sees half a file. */
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 8);
+    if (!tmp) {
+        free(file);
+        seterr(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    int rc = 0;
+    if (!f || fwrite(file, 1, total, f) != total || fclose(f) != 0) {
+        seterr(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        if (f)
+            fclose(f);
+        remove(tmp);
+        rc = -1;
+    } else if (rename(tmp, path) != 0) {
+        seterr(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        remove(tmp);
+        rc = -1;
+    }
+    free(tmp);
+    free(file);
+    if (rc == 0 && size_out)
+        *size_out = total;
+    return rc;
+}
+
+ner_model *ner_load_mem(const void *data, size_t len, const char *name, char *err,
+                        size_t errlen)
+{
+    const uint8_t *d = data;
+    if (len < 12 || memcmp(d, "TMNER", 5) != 0) {
+        seterr(err, errlen, "%s: not a textmill NER model (no TMNER magic)", name);
+        return NULL;
+    }
+    uint32_t ver = get32(d + OFF_VERSION);
+    if (ver != NER_FORMAT_VERSION) {
+        seterr(err, errlen,
+               "%s: NER model format version %u, but this build reads version %u "
+               "(retrain the model with this build's textmill-ner-train)",
+               name, ver, NER_FORMAT_VERSION);
+        return NULL;
+    }
+    if (len < HDR_SIZE + 8) {
+        seterr(err, errlen, "%s: truncated NER model (%zu bytes, the header alone is %d)", name,
+               len, HDR_SIZE + 8);
+        return NULL;
+    }
+    uint64_t zl = get64(d + OFF_ZSIZE), rl = get64(d + OFF_RAW);
+    if (zl != len - HDR_SIZE - 8) {
+        seterr(err, errlen, "%s: truncated or damaged NER model (%zu bytes, expected %llu)",
+               name, len, (unsigned long long)(HDR_SIZE + 8 + zl));
+        return NULL;
+    }
+    if (get64(d + len - 8) != XXH64(d, len - 8, 0)) {
+        seterr(err, errlen, "%s: damaged NER model (checksum mismatch)", name);
+        return NULL;
+    }
+    unsigned bits = get32(d + OFF_BITS);
+    char labels[65];
+    memcpy(labels, d + OFF_LABELS, 64);
+    labels[64] = 0;
+    if (get32(d + OFF_NLABELS) != NER_NLABELS || strcmp(labels, LABEL_LIST) != 0) {
+        seterr(err, errlen, "%s: NER model has labels \"%s\", this build uses \"%s\"", name,
+               labels, LABEL_LIST);
+        return NULL;
+    }
+    if (bits < 8 || bits > 26) {
+        seterr(err, errlen, "%s: NER model has %u bucket bits (8..26 allowed)", name, bits);
+        return NULL;
+    }
+    ner_model *m = calloc(1, sizeof *m);
+    size_t rows = (size_t)1 << bits;
+    uint8_t *raw = m ? malloc(rl ? rl : 1) : NULL;
+    if (m)
+        m->w = calloc(rows * NER_NLABELS, sizeof *m->w);
+    if (!m || !raw || !m->w || rl > (uint64_t)rows * (10 + 3 * NER_NLABELS)) {
+        seterr(err, errlen, "%s: out of memory (or bad payload size) loading the NER model",
+               name);
+        free(raw);
+        ner_free(m);
+        return NULL;
+    }
+    m->bits = bits;
+    m->gaz_mask = get32(d + OFF_GAZ);
+    m->seed = get64(d + OFF_SEED);
+    m->scale = getf(d + OFF_SCALE);
+    m->temperature = getf(d + OFF_TEMP);
+    for (int a = 0; a <= NER_NLABELS; a++)
+        for (int y = 0; y < NER_NLABELS; y++)
+            m->trans[a][y] = getf(d + OFF_TRANS + 4 * (a * NER_NLABELS + y));
+    size_t got = ZSTD_decompress(raw, rl, d + HDR_SIZE, zl);
+    const char *why = NULL;
+    if (ZSTD_isError(got) || got != rl)
+        why = "payload does not decompress";
+    const uint8_t *p = raw, *end = raw + rl;
+    long row = -1;
+    while (!why && p < end) {
+        uint64_t v;
+        size_t k = get_varint(p, end, &v);
+        if (!k || v >= rows || (uint64_t)(row + 1) + v >= rows) {
+            why = "bad row index";
+            break;
+        }
+        p += k;
+        row += (long)v + 1;
+        for (int y = 0; y < NER_NLABELS; y++) {
+            k = get_varint(p, end, &v);
+            if (!k || v > 65535) {
+                why = "bad weight";
+                break;
+            }
+            p += k;
+            int32_t x = (int32_t)(v >> 1) ^ -(int32_t)(v & 1);
+            m->w[(size_t)row * NER_NLABELS + y] = (int16_t)x;
+        }
+    }
+    free(raw);
+    if (!why && !(isfinite(m->scale) && m->scale > 0 && isfinite(m->temperature)))
+        why = "bad scale or temperature";
+    for (int a = 0; !why && a <= NER_NLABELS; a++)
+        for (int y = 0; y < NER_NLABELS; y++)
+            if (!isfinite(m->trans[a][y]))
+                why = "bad transition score";
+    if (why) {
+        seterr(err, errlen, "%s: damaged NER model (%s)", name, why);
+        ner_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+ner_model *ner_load(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        seterr(err, errlen, "%s: cannot open NER model: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 20, len = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (len < cap)
+            break;
+        uint8_t *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (!buf || rerr) {
+        seterr(err, errlen, "%s: cannot read NER model: %s", path,
+               buf ? strerror(EIO) : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    ner_model *m = ner_load_mem(buf, len, path, err, errlen);
+    free(buf);
+    return m;
+}
+
+void ner_free(ner_model *m)
+{
+    if (!m)
+        return;
+    free(m->w);
+    free(m);
+}
