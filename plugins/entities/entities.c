@@ -47,10 +47,11 @@ static const tm_option options[] = {
      .help = "Tagger model file; default: the English model that ships with textmill."},
     {.name = "use_model", .type = TM_OPT_BOOL, .def = "true", .offset = offsetof(config, use_model),
      .help = "Tag names with the statistical model (false: gazetteers only, faster)."},
-    {.name = "min_score", .type = TM_OPT_DOUBLE, .def = "0.5", .min = 0, .max = 1,
+    {.name = "min_score", .type = TM_OPT_DOUBLE, .def = "0.3", .min = 0, .max = 1,
      .offset = offsetof(config, min_score),
-     .help = "Leave out mentions scored below this (the model's confidence; 1 for a "
-             "gazetteer match; 1 - distance/length for a fuzzy one)."},
+     .help = "Leave out mentions scored below this: the model's confidence (the lowest "
+             "posterior probability of the span's tokens, a cautious figure), 1 for a "
+             "gazetteer match, scaled by 1 - distance/length for a fuzzy canonical."},
     {.name = "fuzzy", .type = TM_OPT_DOUBLE, .def = "0.2", .min = 0, .max = 0.5,
      .offset = offsetof(config, fuzzy),
      .help = "Largest edit distance, relative to the name's length, at which a mention the "
@@ -308,6 +309,63 @@ static char *plain_canonical(const char *t, size_t n)
     return o;
 }
 
+static bool is_alnum_at(const char *t, size_t len, size_t i)
+{
+    unsigned char c = (unsigned char)t[i];
+    if (i >= len)
+        return false;
+    if (c < 0x80)
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    return (c & 0xC0) == 0x80 || c >= 0xC3; /* letters of other scripts, roughly */
+}
+
+/* One sense per document: a name the document uses with confidence is the
+ * same name wherever else it is printed. Each confident mention's exact
+ * string is searched for in the rest of the text, and an occurrence that no
+ * mention covers, on word boundaries, becomes a mention of the same type
+ * (and the same canonical). Where the model gave one string several types,
+ * the type with the most confidence in the document wins. */
+static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t nm, size_t cap)
+{
+    size_t base = nm;
+    if (len > (8u << 20))
+        return nm; /* very long texts: not worth a search per name */
+    for (size_t k = 0; k < base && k < 2000; k++) {
+        if (m[k].type < 0 || m[k].score < s->cfg->min_score)
+            continue;
+        size_t ml = m[k].end - m[k].start;
+        if (ml < 3)
+            continue;
+        /* the type this string has most confidently in the document */
+        double best[4] = {0};
+        for (size_t j = 0; j < base; j++)
+            if (m[j].type >= 0 && m[j].end - m[j].start == ml &&
+                !memcmp(t + m[j].start, t + m[k].start, ml))
+                best[m[j].type] += m[j].score;
+        int type = m[k].type;
+        for (int q = 0; q < 4; q++)
+            if (best[q] > best[type])
+                type = q;
+        for (size_t j = 0; j < base; j++)
+            if (m[j].end - m[j].start == ml && !memcmp(t + m[j].start, t + m[k].start, ml) &&
+                m[j].type >= 0 && !m[j].from_gaz)
+                m[j].type = type;
+        for (const char *p = t; nm < cap && (p = memmem(p, len - (size_t)(p - t), t + m[k].start, ml));
+             p++) {
+            size_t a = (size_t)(p - t), b = a + ml;
+            if ((a > 0 && is_alnum_at(t, len, a - 1)) || is_alnum_at(t, len, b))
+                continue;
+            bool covered = false;
+            for (size_t j = 0; j < nm && !covered; j++)
+                covered = m[j].type >= 0 && m[j].start < b && a < m[j].end;
+            if (covered)
+                continue;
+            m[nm++] = (mention){a, b, type, m[k].score * 0.9, m[k].entry, NULL, m[k].from_gaz};
+        }
+    }
+    return nm;
+}
+
 static int process(void *st, tm_ctx *ctx, tm_batch *b)
 {
     state *s = st;
@@ -395,6 +453,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
                 m[k].score *= 1.0 - (double)dist / (double)kl;
             }
         }
+        nm = propagate(s, t, d->text_len, m, nm, cap);
         qsort(m, nm, sizeof *m, cmp_mention);
         for (size_t k = 0; k < nm; k++)
             if (!m[k].entry && m[k].type >= 0)

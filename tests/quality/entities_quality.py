@@ -14,6 +14,7 @@ ap.add_argument("source_dir")
 ap.add_argument("--min-f1", type=float, default=0.90)
 ap.add_argument("--min-canonical", type=float, default=0.95)
 ap.add_argument("-v", action="store_true")
+ap.add_argument("--with", dest="opts", default="{}", help="the stage's options, as YAML")
 a = ap.parse_args()
 gold_dir = os.path.join(a.source_dir, "tests", "gold")
 seeds = os.path.join(a.source_dir, "seeds")
@@ -28,7 +29,7 @@ work = tempfile.mkdtemp()
 out = os.path.join(work, "out.jsonl")
 with open(os.path.join(work, "p.yaml"), "w") as f:
     f.write(f'version: 1\nsource: {{use: files, with: {{paths: ["{seeds}/*.txt"]}}}}\n'
-            f'stages: [{{use: entities}}]\nsinks: [{{use: jsonl, with: {{path: "{out}"}}}}]\n')
+            f'stages: [{{use: entities, with: {a.opts}}}]\nsinks: [{{use: jsonl, with: {{path: "{out}"}}}}]\n')
 r = subprocess.run([a.textmill, "run", os.path.join(work, "p.yaml"), "--stats"],
                    capture_output=True, text=True)
 if r.returncode != 0:
