@@ -162,6 +162,10 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
             return TM_ECONFIG;
         }
     }
+    if (gz_prepare(s->gz) != 0) {
+        fini(s);
+        return TM_ENOMEM;
+    }
     if (c->use_model) {
         char path[PATH_MAX + 64];
         if (c->model)

@@ -24,6 +24,10 @@ struct gazetteer {
     size_t keys_len, keys_cap;
     size_t max_words;
     uint8_t next_priority;
+    /* for fuzzy lookups: slots sorted by (first byte, key length), built on
+     * the first fuzzy lookup after a change */
+    uint32_t *by_shape;
+    size_t n_by_shape;
 };
 
 gazetteer *gz_new(void) { return calloc(1, sizeof(gazetteer)); }
@@ -40,6 +44,7 @@ void gz_free(gazetteer *g)
     free(g->entries);
     free(g->slots);
     free(g->keys);
+    free(g->by_shape);
     free(g);
 }
 
@@ -187,20 +192,58 @@ const gz_entry *gz_lookup(const gazetteer *g, const char *key, size_t len)
     return s->hash ? &g->entries[s->entry] : NULL;
 }
 
+static const gazetteer *sort_g; /* qsort has no context argument; built once, single-threaded */
+
+static int cmp_shape(const void *a, const void *b)
+{
+    const char *x = key_at(sort_g, sort_g->slots[*(const uint32_t *)a].key_off);
+    const char *y = key_at(sort_g, sort_g->slots[*(const uint32_t *)b].key_off);
+    if (x[0] != y[0])
+        return (unsigned char)x[0] - (unsigned char)y[0];
+    size_t lx = strlen(x), ly = strlen(y);
+    return lx < ly ? -1 : lx > ly;
+}
+
+int gz_prepare(gazetteer *g)
+{
+    free(g->by_shape);
+    g->by_shape = malloc((g->used + 1) * sizeof *g->by_shape);
+    if (!g->by_shape)
+        return -1;
+    g->n_by_shape = 0;
+    for (size_t i = 0; i < g->slot_cap; i++)
+        if (g->slots[i].hash)
+            g->by_shape[g->n_by_shape++] = (uint32_t)i;
+    sort_g = g;
+    qsort(g->by_shape, g->n_by_shape, sizeof *g->by_shape, cmp_shape);
+    return 0;
+}
+
 const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, size_t max_dist,
                          size_t *dist)
 {
+    /* only keys with the same first letter and a length within max_dist can
+     * be that close: find that range by binary search */
+    size_t lo = 0, hi = g->n_by_shape;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const char *k = key_at(g, g->slots[g->by_shape[mid]].key_off);
+        if ((unsigned char)k[0] < (unsigned char)key[0] ||
+            (k[0] == key[0] && strlen(k) + max_dist < len))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     const gz_entry *best = NULL;
     size_t best_d = max_dist + 1;
-    for (size_t i = 0; i < g->slot_cap; i++) {
-        if (!g->slots[i].hash)
-            continue;
-        const char *k = key_at(g, g->slots[i].key_off);
-        if (k[0] != key[0])
-            continue;
+    for (size_t i = lo; i < g->n_by_shape; i++) {
+        const key_slot *sl = &g->slots[g->by_shape[i]];
+        const char *k = key_at(g, sl->key_off);
         size_t kl = strlen(k);
+        if (k[0] != key[0] || kl > len + max_dist)
+            break;
         size_t d = fold_distance(key, len, k, kl, max_dist);
-        const gz_entry *e = &g->entries[g->slots[i].entry];
+        const gz_entry *e = &g->entries[sl->entry];
         if (d < best_d || (d == best_d && best && better(e, best))) {
             best_d = d;
             best = e;

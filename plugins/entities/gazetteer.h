@@ -29,8 +29,10 @@ int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id
            const char *aliases, uint32_t population, bool ambiguous, uint8_t priority);
 /* The best entry for a folded key, or NULL. */
 const gz_entry *gz_lookup(const gazetteer *g, const char *key, size_t len);
+/* Builds the index gz_fuzzy uses; call after the last gz_load/gz_add. */
+int gz_prepare(gazetteer *g);
 /* The best entry whose folded key is within max_dist edits of key (same
- * first letter), with its distance; NULL if none. */
+ * first letter), with its distance; NULL if none. Thread-safe once prepared. */
 const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, size_t max_dist,
                          size_t *dist);
 size_t gz_size(const gazetteer *g);
