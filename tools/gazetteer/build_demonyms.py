@@ -137,20 +137,7 @@ def country_names(json_dir, geonames_tsv):
     """{alpha-2: [English names]} from iso-codes and geonames.tsv."""
     with open(os.path.join(json_dir, "iso_3166-1.json"), encoding="utf-8") as f:
         countries = json.load(f)["3166-1"]
-    short = {}
-    if os.path.exists(geonames_tsv):
-        with open(geonames_tsv, encoding="utf-8") as f:
-            header = None
-            for line in f:
-                if line.startswith("#"):
-                    continue
-                cols = line.rstrip("\n").split("\t")
-                if header is None:
-                    header = cols
-                    continue
-                r = dict(zip(header, cols))
-                if "country" in r.get("flags", "").split(","):
-                    short[r["country"]] = r["canonical"].strip()
+    short = {k: v.strip() for k, v in gazlib.geonames_countries(geonames_tsv).items()}
     names = {}
     for e in countries:
         cc = e["alpha_2"]

@@ -142,26 +142,6 @@ def translated(trans, msgid):
     return out
 
 
-def geonames_countries(path):
-    """{alpha-2: GeoNames' country name} from the committed geonames.tsv."""
-    out = {}
-    if not path or not os.path.exists(path):
-        return out
-    with open(path, encoding="utf-8") as f:
-        header = None
-        for line in f:
-            if line.startswith("#"):
-                continue
-            cols = line.rstrip("\n").split("\t")
-            if header is None:
-                header = cols
-                continue
-            r = dict(zip(header, cols))
-            if "country" in r.get("flags", "").split(","):
-                out[r["country"]] = r["canonical"]
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
@@ -187,7 +167,7 @@ def main():
     if not tr1:
         sys.stderr.write("warning: no iso_3166-1.mo under %s: no translations\n" % args.locale)
     common, person = gazlib.load_words(args.words)
-    short = geonames_countries(args.geonames)
+    short = gazlib.geonames_countries(args.geonames)
 
     stats = {}
     rows = []

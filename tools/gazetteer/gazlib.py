@@ -209,3 +209,23 @@ def read_mo(path):
             msgid = msgid.split(b"\x04", 1)[1]  # msgctxt
         out[msgid.decode("utf-8")] = msgstr.decode("utf-8")
     return out
+
+
+def geonames_countries(path):
+    """{alpha-2: GeoNames' country name} from the committed geonames.tsv."""
+    out = {}
+    if not path or not os.path.exists(path):
+        return out
+    with open(path, encoding="utf-8") as f:
+        header = None
+        for line in f:
+            if line.startswith("#"):
+                continue
+            cols = line.rstrip("\n").split("\t")
+            if header is None:
+                header = cols
+                continue
+            r = dict(zip(header, cols))
+            if "country" in r.get("flags", "").split(","):
+                out[r["country"]] = r["canonical"]
+    return out
