@@ -384,31 +384,43 @@ static bool edge_line(size_t rank, size_t nonblank)
     return rank < k || rank + k >= nonblank;
 }
 
-/* Counts the distinct lines of a document. */
+/* Orders line hashes by value, then by position, so that the first
+ * occurrence of each line comes first among its equals. */
+static int cmp_hash_pos(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    uint64_t hx = x[0] | 1, hy = y[0] | 1;
+    if (hx != hy)
+        return hx < hy ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Counts the distinct kept lines of a document, from the lines scanned for
+ * the rules (a kept line's folded text is the same after the rewrite). */
 static int count_lines(state *s)
 {
     size_t nonblank = 0;
     for (size_t i = 0; i < s->n_lines; i++)
-        nonblank += !line_blank(&s->lines[i]);
-    if (!grow(s->host, (void **)&s->hashes, &s->cap_hashes, s->n_lines + 1, sizeof *s->hashes))
+        nonblank += !line_blank(&s->lines[i]) && s->lines[i].rule == -1;
+    /* pairs of (hash, position) */
+    if (!grow(s->host, (void **)&s->hashes, &s->cap_hashes, 2 * s->n_lines + 2, sizeof *s->hashes))
         return TM_ENOMEM;
     size_t m = 0, rank = 0;
     for (size_t i = 0; i < s->n_lines; i++) {
         struct line_info *L = &s->lines[i];
-        if (line_blank(L))
+        if (line_blank(L) || L->rule != -1)
             continue;
         uint64_t h = linestats_hash(s->fold + L->fa, L->fb - L->fa);
         /* the low bit carries "at an edge" for this document */
-        s->hashes[m++] = (h & ~1ull) | (edge_line(rank++, nonblank) ? 1 : 0);
+        s->hashes[2 * m] = (h & ~1ull) | (edge_line(rank, nonblank) ? 1 : 0);
+        s->hashes[2 * m + 1] = rank++;
+        m++;
     }
-    /* each line once per document; an edge occurrence wins */
-    for (size_t i = 0; i < m; i++) {
-        bool dup = false;
-        for (size_t k = 0; k < i && !dup; k++)
-            dup = (s->hashes[k] | 1) == (s->hashes[i] | 1);
-        if (!dup)
-            linestats_add(&s->stats, s->hashes[i] | 1, s->hashes[i] & 1, false, 0, 0);
-    }
+    /* each line once per document, as its first occurrence has it */
+    qsort(s->hashes, m, 2 * sizeof *s->hashes, cmp_hash_pos);
+    for (size_t i = 0; i < m; i++)
+        if (i == 0 || (s->hashes[2 * i] | 1) != (s->hashes[2 * i - 2] | 1))
+            linestats_add(&s->stats, s->hashes[2 * i] | 1, s->hashes[2 * i] & 1, false, 0, 0);
     return TM_OK;
 }
 
@@ -519,7 +531,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
         }
         if (!s->cfg->repeated_lines)
             continue;
-        if ((rc = scan_lines(s, d->text, d->text_len)) != TM_OK || (rc = count_lines(s)) != TM_OK)
+        if ((rc = count_lines(s)) != TM_OK)
             return rc;
         if (!grow(h, (void **)&s->held, &s->cap_held, s->n_held + 1, sizeof *s->held))
             return TM_ENOMEM;
