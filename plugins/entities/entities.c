@@ -11,6 +11,8 @@
 
 #include "fold.h"
 #include "gazetteer.h"
+#include "mention.h"
+#include "patterns.h"
 #include "model/ner.h"
 #include "model/ner_gaz.h"
 #include "model/tokenize.h"
@@ -73,17 +75,10 @@ typedef struct state {
     gazetteer *gz;
     ner_model *model;
     ner_gaz *bits_gz; /* the lists the model was trained with, for its features */
+    gazetteer *common; /* common English words (ambiguous-words.tsv), as folded keys */
+    unsigned n_base;   /* entries with a priority below this come from the base lists */
     unsigned want; /* bit per type */
 } state;
-
-typedef struct mention {
-    size_t start, end;
-    int type;
-    double score;
-    const gz_entry *entry; /* canonical source, if any */
-    char *canonical;       /* else this (malloc) */
-    bool from_gaz;
-} mention;
 
 /* The directory holding this plugin's own file, to find the data beside it. */
 static void data_dir(char *out, size_t n, const char *sub)
@@ -104,6 +99,7 @@ static void fini(void *st)
 {
     state *s = st;
     gz_free(s->gz);
+    gz_free(s->common);
     ner_free(s->model);
     ner_gaz_free(s->bits_gz);
     s->host->free(s);
@@ -115,6 +111,39 @@ static int type_index(const char *t)
         if (!strcmp(t, type_names[i]))
             return i;
     return -1;
+}
+
+/* The common English words of ambiguous-words.tsv ("as", "we", "union"):
+ * the base lists hold places in many languages, and folding accents makes
+ * "Ås" (Norway) and "Wé" (New Caledonia) read as "As" and "We". */
+static int load_common_words(state *s, const char *dir)
+{
+    char path[PATH_MAX + 64], line[512];
+    snprintf(path, sizeof path, "%s/ambiguous-words.tsv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f || !(s->common = gz_new())) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t');
+        if (line[0] == '#' || !tab || strncmp(tab + 1, "common\t", 7) != 0)
+            continue;
+        *tab = 0;
+        rc = gz_add(s->common, line, "O", NULL, NULL, 0, false, 0);
+    }
+    fclose(f);
+    return rc;
+}
+
+static bool all_ascii(const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] >= 0x80)
+            return false;
+    return true;
 }
 
 static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
@@ -153,6 +182,13 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
                 fini(s);
                 return TM_ERR;
             }
+            s->n_base++;
+        }
+        if (load_common_words(s, dir) != 0) {
+            h->error(ctx, "base gazetteer: cannot read %s/ambiguous-words.tsv "
+                          "(reinstall textmill, or base_gazetteers: false)", dir);
+            fini(s);
+            return TM_ERR;
         }
     }
     for (size_t i = 0; i < c->gazetteers.n; i++) {
@@ -262,7 +298,12 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
             }
             size_t kl = fold_name(t + a, b - a, buf);
             const gz_entry *e = gz_lookup(s->gz, buf, kl);
-            /* an entry for a common word needs more than one capital to count */
+            /* an entry for a common word needs more than one capital to
+             * count; so does a base-list name that only folding made into
+             * a common word ("As" is not "Ås") */
+            if (e && j == i && s->common && e->priority < s->n_base && all_ascii(t + a, b - a) &&
+                gz_lookup(s->common, buf, kl))
+                e = NULL;
             if (e && (!e->ambiguous || j > i) && type_index(e->type) >= 0) {
                 best = e;
                 best_j = j;
@@ -277,6 +318,45 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
     }
     free(buf);
     return nm;
+}
+
+/* Designations ("F-16", "Bayraktar TB2") where nothing else found a name,
+ * or where they hold what was found whole ("Bayraktar" alone is a place). */
+static bool listed_not_maker(void *ud, const char *w, size_t n)
+{
+    const state *s = ud;
+    char key[256];
+    if (n * 4 + 8 > sizeof key)
+        return false;
+    size_t kl = fold_name(w, n, key);
+    const gz_entry *e = gz_lookup(s->gz, key, kl);
+    return (e && (!strcmp(e->type, "MISC") || e->ambiguous)) ||
+           (s->common && gz_lookup(s->common, key, kl));
+}
+
+static void add_designations(state *s, const char *t, size_t len, const ner_tok *tk, size_t n,
+                             mention *m, size_t *nm, size_t cap)
+{
+    size_t base = *nm;
+    pat_designations(t, len, tk, n, m, nm, cap, listed_not_maker, s);
+    size_t out = base;
+    for (size_t k = base; k < *nm; k++) {
+        mention x = m[k];
+        bool clash = false;
+        for (size_t j = 0; j < base && !clash; j++)
+            clash = m[j].type >= 0 && overlaps(&m[j], &x) &&
+                    !(x.start <= m[j].start && m[j].end <= x.end &&
+                      x.end - x.start > m[j].end - m[j].start);
+        if (clash) {
+            free(x.canonical);
+            continue;
+        }
+        for (size_t j = 0; j < base; j++)
+            if (m[j].type >= 0 && overlaps(&m[j], &x))
+                m[j].type = -1;
+        m[out++] = x;
+    }
+    *nm = out;
 }
 
 static int cmp_mention(const void *a, const void *b)
@@ -422,21 +502,29 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
                     ents[k].end = toks.v[te - 1].end;
                     mention x = {ents[k].start, ents[k].end, ents[k].type,
                                  ents[k].conf < 0 ? 1.0 : ents[k].conf, NULL, NULL, false};
-                    /* where the two disagree, `prefer` decides */
-                    bool clash = false;
+                    /* where the two disagree, `prefer` decides; but a longer
+                     * name that holds the list's names whole ("[Azerbaijani]
+                     * Defense Ministry", "Bank of [England]") is a name of its own */
+                    bool clash = false, holds = true;
                     for (size_t g = 0; g < ng; g++) {
                         if (!m[g].entry || !overlaps(&m[g], &x))
                             continue;
                         clash = true;
-                        if (c->prefer == 1)
-                            m[g].entry = NULL, m[g].type = -1; /* drop the list's */
+                        holds = holds && x.start <= m[g].start && m[g].end <= x.end &&
+                                x.end - x.start > m[g].end - m[g].start;
                     }
-                    if (clash && c->prefer == 0)
+                    holds = holds && x.score >= c->min_score;
+                    if (clash && (c->prefer == 1 || holds))
+                        for (size_t g = 0; g < ng; g++)
+                            if (m[g].entry && overlaps(&m[g], &x))
+                                m[g].entry = NULL, m[g].type = -1; /* drop the list's */
+                    if (clash && c->prefer == 0 && !holds)
                         continue;
                     m[nm++] = x;
                 }
             }
         }
+        add_designations(s, t, d->text_len, toks.v, n, m, &nm, cap);
         /* canonical names for the model's mentions: the lists, exactly or fuzzily */
         char key[1024];
         for (size_t k = ng; k < nm; k++) {
@@ -460,13 +548,18 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
         nm = propagate(s, t, d->text_len, m, nm, cap);
         qsort(m, nm, sizeof *m, cmp_mention);
         for (size_t k = 0; k < nm; k++)
-            if (!m[k].entry && m[k].type >= 0)
+            if (!m[k].entry && !m[k].canonical && m[k].type >= 0)
                 m[k].canonical = plain_canonical(t + m[k].start, m[k].end - m[k].start);
+        pat_abbreviations(t, d->text_len, m, &nm, cap);
         /* coreference: a one-word PER/ORG mention that ends a longer one */
         if (c->coreference) {
             char a_key[256], b_key[1024];
             for (size_t k = 0; k < nm; k++) {
-                if (m[k].type != 0 && m[k].type != 1)
+                /* the model's one-word mention of any type that ends a
+                 * person's name in this document is that person ("Pashinyan"
+                 * after "Nikol Pashinyan"); a list's is what the list says */
+                bool any = !m[k].from_gaz && m[k].type >= 0;
+                if (m[k].type != T_PER && m[k].type != T_ORG && !any)
                     continue;
                 size_t len = m[k].end - m[k].start;
                 if (len * 4 + 8 > sizeof a_key || memchr(t + m[k].start, ' ', len))
@@ -474,10 +567,13 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
                 size_t al = fold_name(t + m[k].start, len, a_key);
                 for (size_t j = 0; j < nm && al; j++) {
                     size_t lj = m[j].end - m[j].start;
-                    if (j == k || m[j].type != m[k].type || lj <= len || lj * 4 + 8 > sizeof b_key)
+                    bool same = m[k].type <= T_ORG && m[j].type == m[k].type;
+                    bool person = any && m[j].type == T_PER;
+                    if (j == k || lj <= len || lj * 4 + 8 > sizeof b_key || !(same || person))
                         continue;
                     size_t bl = fold_name(t + m[j].start, lj, b_key);
                     if (bl > al && b_key[bl - al - 1] == ' ' && !memcmp(b_key + bl - al, a_key, al)) {
+                        m[k].type = m[j].type;
                         free(m[k].canonical);
                         m[k].canonical = NULL;
                         m[k].entry = m[j].entry;
