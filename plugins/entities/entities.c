@@ -320,33 +320,50 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
     return nm;
 }
 
-/* Designations ("F-16", "Bayraktar TB2") where nothing else found a name,
- * or where they hold what was found whole ("Bayraktar" alone is a place). */
-static bool listed_not_maker(void *ud, const char *w, size_t n)
+/* What the lists say of a word, for patterns.c. */
+static unsigned lexicon(void *ud, const char *w, size_t n)
 {
     const state *s = ud;
     char key[256];
     if (n * 4 + 8 > sizeof key)
-        return false;
+        return 0;
     size_t kl = fold_name(w, n, key);
     const gz_entry *e = gz_lookup(s->gz, key, kl);
-    return (e && (!strcmp(e->type, "MISC") || e->ambiguous)) ||
-           (s->common && gz_lookup(s->common, key, kl));
+    unsigned bits = 0;
+    if (e && !strcmp(e->type, "MISC"))
+        bits |= PAT_NATIONALITY;
+    if (e && !strcmp(e->type, "LOC"))
+        bits |= PAT_PLACE;
+    if ((e && e->ambiguous) || (s->common && gz_lookup(s->common, key, kl)))
+        bits |= PAT_COMMON;
+    return bits;
 }
 
-static void add_designations(state *s, const char *t, size_t len, const ner_tok *tk, size_t n,
-                             mention *m, size_t *nm, size_t cap)
+/* Names found by their form (patterns.h) where nothing else found a name,
+ * or where they hold what was found whole ("Bayraktar" alone is a place,
+ * "Bayraktar TB2" a drone). */
+static void add_patterns(state *s, const char *t, size_t len, const ner_tok *tk, size_t n,
+                         mention *m, size_t *nm, size_t cap)
 {
     size_t base = *nm;
-    pat_designations(t, len, tk, n, m, nm, cap, listed_not_maker, s);
+    pat_designations(t, len, tk, n, m, nm, cap, lexicon, s);
+    pat_head_phrases(t, len, tk, n, m, nm, cap, lexicon, s);
     size_t out = base;
     for (size_t k = base; k < *nm; k++) {
         mention x = m[k];
         bool clash = false;
-        for (size_t j = 0; j < base && !clash; j++)
-            clash = m[j].type >= 0 && overlaps(&m[j], &x) &&
-                    !(x.start <= m[j].start && m[j].end <= x.end &&
-                      x.end - x.start > m[j].end - m[j].start);
+        /* a name by its form never swallows a person's (unless the model
+         * took "Rifle Brigade" for one) */
+        for (size_t j = 0; j < base && !clash; j++) {
+            if (m[j].type < 0 || !overlaps(&m[j], &x))
+                continue;
+            size_t w = m[j].end;
+            while (w > m[j].start && t[w - 1] != ' ')
+                w--;
+            bool person = m[j].type == T_PER && pat_head_type(t + w, m[j].end - w) < 0;
+            clash = person || !(x.start <= m[j].start && m[j].end <= x.end &&
+                                x.end - x.start > m[j].end - m[j].start);
+        }
         if (clash) {
             free(x.canonical);
             continue;
@@ -524,7 +541,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
                 }
             }
         }
-        add_designations(s, t, d->text_len, toks.v, n, m, &nm, cap);
+        add_patterns(s, t, d->text_len, toks.v, n, m, &nm, cap);
         /* canonical names for the model's mentions: the lists, exactly or fuzzily */
         char key[1024];
         for (size_t k = ng; k < nm; k++) {

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "patterns.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ static size_t designation(const char *t, size_t len, size_t p, bool *strong)
 
 /* A maker's name in front of a designation: a capitalised word ("Bayraktar",
  * "Boeing") that does not start a sentence. */
-static bool maker(const char *t, const ner_tok *w, pat_word_fn not_maker, void *ud)
+static bool maker(const char *t, const ner_tok *w, pat_lex_fn lex, void *ud)
 {
     size_t n = w->end - w->start;
     if (n < 3 || !up(t[w->start]) || (w->flags & NER_TOK_SENT_START))
@@ -52,11 +53,11 @@ static bool maker(const char *t, const ner_tok *w, pat_word_fn not_maker, void *
     for (size_t i = w->start + 1; i < w->end; i++)
         if (!low(t[i]) && (unsigned char)t[i] < 0x80)
             return false;
-    return !not_maker || !not_maker(ud, t + w->start, n);
+    return !lex || !(lex(ud, t + w->start, n) & (PAT_COMMON | PAT_NATIONALITY));
 }
 
 void pat_designations(const char *t, size_t len, const ner_tok *tk, size_t n, mention *m,
-                      size_t *nm, size_t cap, pat_word_fn not_maker, void *ud)
+                      size_t *nm, size_t cap, pat_lex_fn lex, void *ud)
 {
     for (size_t i = 0; i < n && *nm < cap; i++) {
         bool strong = false;
@@ -64,7 +65,7 @@ void pat_designations(const char *t, size_t len, const ner_tok *tk, size_t n, me
         if (!dl)
             continue;
         size_t start = tk[i].start, end = tk[i].start + dl;
-        if (i > 0 && tk[i - 1].end + 1 == start && t[start - 1] == ' ' && maker(t, &tk[i - 1], not_maker, ud))
+        if (i > 0 && tk[i - 1].end + 1 == start && t[start - 1] == ' ' && maker(t, &tk[i - 1], lex, ud))
             start = tk[i - 1].start;
         else if (!strong)
             continue;
@@ -151,5 +152,247 @@ void pat_abbreviations(const char *t, size_t len, mention *m, size_t *nm, size_t
             same->entry = m[k].entry;
             same->canonical = !m[k].entry && m[k].canonical ? strdup(m[k].canonical) : NULL;
         }
+    }
+}
+
+/* ---- names by their head noun --------------------------------------------------------- */
+
+typedef struct head {
+    const char *word;
+    int type;
+} head;
+
+/* Nouns that make a capitalised phrase a name of one type, in English news.
+ * Kept to words whose capitalised use is almost always part of a name. */
+static const head heads[] = {
+    /* organisations: government, politics, military, business, media, civil society */
+    {"Ministry", T_ORG}, {"Ministries", T_ORG}, {"Department", T_ORG}, {"Office", T_ORG},
+    {"Agency", T_ORG}, {"Commission", T_ORG}, {"Commissioner", T_ORG}, {"Committee", T_ORG},
+    {"Council", T_ORG}, {"Parliament", T_ORG}, {"Assembly", T_ORG}, {"Senate", T_ORG},
+    {"Court", T_ORG}, {"Tribunal", T_ORG}, {"Party", T_ORG}, {"Movement", T_ORG},
+    {"Front", T_ORG}, {"Alliance", T_ORG}, {"Coalition", T_ORG}, {"Union", T_ORG},
+    {"Organization", T_ORG}, {"Organisation", T_ORG}, {"Association", T_ORG},
+    {"Federation", T_ORG}, {"Foundation", T_ORG}, {"Institute", T_ORG}, {"Institution", T_ORG},
+    {"University", T_ORG}, {"Academy", T_ORG}, {"College", T_ORG}, {"School", T_ORG},
+    {"Bank", T_ORG}, {"Fund", T_ORG}, {"Company", T_ORG}, {"Corporation", T_ORG},
+    {"Corp", T_ORG}, {"Inc", T_ORG}, {"Ltd", T_ORG}, {"Group", T_ORG}, {"Holdings", T_ORG},
+    {"Industries", T_ORG}, {"Airlines", T_ORG}, {"Army", T_ORG}, {"Navy", T_ORG},
+    {"Forces", T_ORG}, {"Force", T_ORG}, {"Guard", T_ORG}, {"Corps", T_ORG},
+    {"Brigade", T_ORG}, {"Division", T_ORG}, {"Regiment", T_ORG}, {"Battalion", T_ORG},
+    {"Fleet", T_ORG}, {"Squadron", T_ORG}, {"Police", T_ORG}, {"Service", T_ORG},
+    {"Services", T_ORG}, {"Authority", T_ORG}, {"Board", T_ORG}, {"Bureau", T_ORG},
+    {"Secretariat", T_ORG}, {"Mission", T_ORG}, {"Embassy", T_ORG}, {"Consulate", T_ORG},
+    {"Church", T_ORG}, {"Times", T_ORG}, {"Post", T_ORG}, {"News", T_ORG},
+    {"Herald", T_ORG}, {"Tribune", T_ORG}, {"Gazette", T_ORG}, {"Journal", T_ORG},
+    {"Review", T_ORG}, {"Press", T_ORG}, {"Television", T_ORG}, {"Radio", T_ORG},
+    {"Network", T_ORG}, {"Center", T_ORG}, {"Centre", T_ORG}, {"Lab", T_ORG},
+    {"Laboratory", T_ORG},
+    /* places */
+    {"District", T_LOC}, {"Province", T_LOC}, {"Region", T_LOC}, {"Republic", T_LOC},
+    {"Oblast", T_LOC}, {"Governorate", T_LOC}, {"County", T_LOC}, {"Prefecture", T_LOC},
+    {"Island", T_LOC}, {"Islands", T_LOC}, {"Mountains", T_LOC}, {"Valley", T_LOC},
+    {"Strait", T_LOC}, {"Gulf", T_LOC}, {"Sea", T_LOC}, {"Ocean", T_LOC}, {"River", T_LOC},
+    {"Lake", T_LOC}, {"Peninsula", T_LOC}, {"Airport", T_LOC}, {"Square", T_LOC},
+    {"Street", T_LOC}, {"Avenue", T_LOC}, {"Bridge", T_LOC}, {"Highway", T_LOC},
+    /* events, laws and documents */
+    {"War", T_MISC}, {"Wars", T_MISC}, {"Revolution", T_MISC}, {"Convention", T_MISC},
+    {"Treaty", T_MISC}, {"Agreement", T_MISC}, {"Accord", T_MISC}, {"Accords", T_MISC},
+    {"Protocol", T_MISC}, {"Declaration", T_MISC}, {"Act", T_MISC}, {"Doctrine", T_MISC},
+    {"Summit", T_MISC}, {"Games", T_MISC}, {"Olympics", T_MISC}, {"Cup", T_MISC},
+    {"Prize", T_MISC}, {"Award", T_MISC},
+};
+
+static const char *const joiners[] = {"of", "for", "the", "and", "in", "on", "de", "du", "al"};
+
+/* Titles in front of "of": "President of the Russian Federation" names a
+ * country after the title, not an organisation. */
+static const char *const titles[] = {
+    "President", "Prime", "Minister", "Secretary", "Chairman", "Chairwoman", "Chair",
+    "Director", "Head", "Chief", "King", "Queen", "Prince", "Princess", "Governor", "Mayor",
+    "Ambassador", "Spokesman", "Spokeswoman", "Spokesperson", "Commander", "General",
+    "Deputy", "Vice", "Speaker", "Leader", "Founder", "Emperor", "Pope", "Sultan", "Member",
+    "Members", "Foreign", "Defense", "Defence", "Interior", "Finance"};
+
+/* Capitalised, these mark a headline in title case, not a name. */
+static const char *const title_case[] = {"Of", "For", "The", "And", "In", "On", "To", "A",
+                                         "An", "With", "At", "By", "From", "As", "Is", "Are"};
+
+int pat_head_type(const char *w, size_t n)
+{
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)
+        if (strlen(heads[i].word) == n && !memcmp(heads[i].word, w, n))
+            return heads[i].type;
+    return -1;
+}
+
+static bool in(const char *const *list, size_t count, const char *w, size_t n)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && !memcmp(list[i], w, n))
+            return true;
+    return false;
+}
+
+static bool joiner(const char *w, size_t n) { return in(joiners, sizeof joiners / sizeof *joiners, w, n); }
+
+static bool title(const char *w, size_t n) { return in(titles, sizeof titles / sizeof *titles, w, n); }
+
+/* Words run together by a lost line break ("HillThe"): a capital after three
+ * or more small letters. */
+static bool glued(const char *t, const ner_tok *w)
+{
+    size_t small = 0;
+    for (size_t i = w->start; i < w->end; i++) {
+        if (low(t[i]))
+            small++;
+        else if (up(t[i]) && small >= 3)
+            return true;
+        else
+            small = 0;
+    }
+    return false;
+}
+
+/* Whether the line holding byte p is a headline in title case: four words
+ * or more, nearly all capitalised. */
+static bool headline(const char *t, size_t len, size_t p)
+{
+    size_t a = p, b = p, words = 0, caps = 0;
+    while (a > 0 && t[a - 1] != '\n')
+        a--;
+    while (b < len && t[b] != '\n')
+        b++;
+    if (b - a > 300)
+        return false;
+    for (size_t i = a; i < b; i++) {
+        if ((i == a || t[i - 1] == ' ') && (up(t[i]) || low(t[i]))) {
+            words++;
+            caps += up(t[i]);
+        }
+    }
+    return words >= 4 && caps * 10 >= words * 8;
+}
+
+/* A capitalised word ("Defense", "Prosecutor", "Şuşa"), an ordinal in front
+ * of a unit ("4th", "15th"), or a possessive inside a name ("'s"). */
+static bool cap_word(const char *t, const ner_tok *w)
+{
+    unsigned char c = (unsigned char)t[w->start];
+    return up((char)c) || (c >= 0xC3 && c <= 0xD4 && w->end - w->start >= 2 &&
+                            (unsigned char)t[w->start + 1] >= 0x80 && (unsigned char)t[w->start + 1] < 0xA0);
+}
+
+static bool ordinal(const char *t, const ner_tok *w)
+{
+    size_t i = w->start, n = w->end - w->start;
+    while (i < w->end && dig(t[i]))
+        i++;
+    size_t rest = w->end - i;
+    return i > w->start && rest == 2 && n <= 5 &&
+           (!memcmp(t + i, "st", 2) || !memcmp(t + i, "nd", 2) || !memcmp(t + i, "rd", 2) ||
+            !memcmp(t + i, "th", 2));
+}
+
+static bool possessive(const char *t, const ner_tok *w)
+{
+    size_t n = w->end - w->start;
+    return (n == 2 && !memcmp(t + w->start, "'s", 2)) ||
+           (n == 4 && !memcmp(t + w->start, "\xE2\x80\x99s", 4));
+}
+
+/* Tokens a and b touch, or have one space or a hyphen between them. */
+static bool adjacent(const char *t, const ner_tok *a, const ner_tok *b)
+{
+    return b->start == a->end || (b->start == a->end + 1 && t[a->end] == ' ');
+}
+
+void pat_head_phrases(const char *t, size_t len, const ner_tok *tk, size_t n, mention *m,
+                      size_t *nm, size_t cap, pat_lex_fn lex, void *ud)
+{
+    for (size_t i = 0; i < n && *nm < cap;) {
+        /* a run of capitalised words (and hyphens inside), with joiners
+         * between them, starting at a word that is not a sentence's common
+         * first word ("The", "In") */
+        const ner_tok *w = &tk[i];
+        bool first_ok = cap_word(t, w) || (ordinal(t, w) && i + 1 < n && cap_word(t, &tk[i + 1]));
+        if (!first_ok || glued(t, w) || (lex && (lex(ud, t + w->start, w->end - w->start) & PAT_COMMON)) ||
+            headline(t, len, w->start)) {
+            i++;
+            continue;
+        }
+        size_t j = i, last = i; /* last: the last capitalised word of the run */
+        int type = -1;
+        size_t head_at = SIZE_MAX;
+        for (; j < n; j++) {
+            const ner_tok *x = &tk[j];
+            size_t xl = x->end - x->start;
+            if (j > i && !adjacent(t, &tk[j - 1], x))
+                break;
+            if (j > i && j == last + 1 && xl == 1 && t[x->start] == '-' && j + 1 < n &&
+                tk[j + 1].start == x->end && cap_word(t, &tk[j + 1]))
+                continue; /* "Nagorno-Karabakh" */
+            if (j > i && j == last + 1 && possessive(t, x)) {
+                /* inside a name only after common words ("Prosecutor's
+                 * Office"), not after a name ("Erdogan's Justice ...") */
+                bool common = true;
+                for (size_t k = i; k < j && common; k++)
+                    common = !cap_word(t, &tk[k]) ||
+                             (lex && (lex(ud, t + tk[k].start, tk[k].end - tk[k].start) & PAT_COMMON));
+                if (!common)
+                    break;
+                continue;
+            }
+            if (j - i >= 12)
+                break;
+            if (cap_word(t, x) || (j == i && ordinal(t, x))) {
+                if (((tk[j].flags & NER_TOK_SENT_START) && j > i) || glued(t, x) ||
+                    in(title_case, sizeof title_case / sizeof *title_case, t + x->start, xl))
+                    break;
+                int ht = pat_head_type(t + x->start, xl);
+                /* after the head, only another head ("Army Corps") or what
+                 * "of"/"for" brings ("Ministry of Defense") belongs to it */
+                if (type >= 0 && ht < 0 && j == last + 1 && head_at == last)
+                    break;
+                if (ht >= 0 && (type < 0 || ht == T_ORG))
+                    type = ht, head_at = j;
+                last = j;
+                continue;
+            }
+            /* a joiner between capitalised words; after the head, "and" goes
+             * on only to a word that is not a place ("Security and
+             * Cooperation", not "Azerbaijan and Armenia") */
+            if (j > i && joiner(t + x->start, xl) && j + 1 < n && adjacent(t, x, &tk[j + 1])) {
+                size_t k = j + 1;
+                while (k < n && joiner(t + tk[k].start, tk[k].end - tk[k].start) && k < j + 2)
+                    k++;
+                if (k < n && cap_word(t, &tk[k]) && adjacent(t, &tk[k - 1], &tk[k])) {
+                    /* "and" joins two words before the head ("Justice and
+                     * Development Party"), never two names ("Aliyev and the
+                     * ... Ministry", "... Union and the ... Organization");
+                     * "in" ends a name ("... Corps in Pirikeskul") */
+                    bool and_ = xl == 3 && !memcmp(t + x->start, "and", 3);
+                    bool in_ = xl == 2 && !memcmp(t + x->start, "in", 2);
+                    if (in_ || (and_ && (type >= 0 || k != j + 1 || last != i)))
+                        break;
+                    bool titled = xl == 2 && !memcmp(t + x->start, "of", 2);
+                    for (size_t q = i; q < j && titled; q++)
+                        titled = title(t + tk[q].start, tk[q].end - tk[q].start);
+                    if (titled) { /* start again after "President of the" */
+                        i = k;
+                        last = k - 1;
+                        type = -1, head_at = SIZE_MAX;
+                    }
+                    j = k - 1;
+                    continue;
+                }
+            }
+            break;
+        }
+        /* a name needs a head and one more capitalised word ("the Ministry"
+         * alone is not one) */
+        if (type >= 0 && last > i && !(head_at == i && last == i)) {
+            m[(*nm)++] = (mention){tk[i].start, tk[last].end, type, 0.6, NULL, NULL, false};
+        }
+        i = last + 1;
     }
 }

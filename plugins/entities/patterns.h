@@ -6,7 +6,10 @@
  *    maker's name in front (MISC, as CoNLL tags named products);
  *  - abbreviations a document defines: "the Kurdistan Workers' Party (PKK)"
  *    makes every "PKK" in that document a mention with the long name's type
- *    and canonical name (the classic parenthesised-definition cue).
+ *    and canonical name (the classic parenthesised-definition cue);
+ *  - names with a head noun that says their type: "... Ministry", "Party",
+ *    "Brigade" (ORG), "... District", "Republic of ..." (LOC), "... War",
+ *    "Convention" (MISC).
  */
 #ifndef ENTITIES_PATTERNS_H
 #define ENTITIES_PATTERNS_H
@@ -14,13 +17,27 @@
 #include "mention.h"
 #include "model/tokenize.h"
 
-/* Whether a capitalised word is something other than a maker's name (a
- * nationality: "Russian Su-25" is two names). */
-typedef bool (*pat_word_fn)(void *ud, const char *word, size_t len);
+/* What the stage's lists say of a word: PAT_* bits. */
+enum { PAT_COMMON = 1, /* a common English word ("the", "as", "union") */
+       PAT_NATIONALITY = 2, /* a listed nationality or other MISC name */
+       PAT_PLACE = 4 };
+typedef unsigned (*pat_lex_fn)(void *ud, const char *word, size_t len);
 
-/* Appends designation mentions (type T_MISC, no canonical) to m[*nm..cap). */
+/* Appends designation mentions (type T_MISC; a canonical only for a plural,
+ * "F-16s" -> "F-16") to m[*nm..cap). */
 void pat_designations(const char *t, size_t len, const ner_tok *tk, size_t n, mention *m,
-                      size_t *nm, size_t cap, pat_word_fn not_maker, void *ud);
+                      size_t *nm, size_t cap, pat_lex_fn lex, void *ud);
+
+/* Appends names recognised by a head noun among capitalised words, joined by
+ * "of", "for", "the", "and", "in", "on" where needed: organisations ("Ministry
+ * of Defense of Azerbaijan", "Justice and Development Party", "4th Army
+ * Corps"), places ("Kalbajar District", "Republic of Artsakh") and events
+ * and documents ("Nagorno-Karabakh War", "Third Geneva Convention"). */
+/* The type a head noun gives a name ("Ministry": T_ORG), or -1. */
+int pat_head_type(const char *word, size_t len);
+
+void pat_head_phrases(const char *t, size_t len, const ner_tok *tk, size_t n, mention *m,
+                      size_t *nm, size_t cap, pat_lex_fn lex, void *ud);
 
 /* For each mention of m[0..*nm) followed by "(ABBR)", where ABBR is 2-8
  * capitals (and digits) whose letters are the initials of the mention's
