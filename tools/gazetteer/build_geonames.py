@@ -39,6 +39,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree at build time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gazlib  # noqa: E402
+import translit  # noqa: E402
 
 # Scripts whose alternate names are kept: Latin (what English news uses) and
 # the other scripts of the largest news languages (Russian/Ukrainian, Greek,
@@ -113,8 +114,11 @@ def main():
     rows = []
     for c in selected:
         gid, name, alts, fcode, cc, pop = c[0], c[1].strip(), c[3], c[7], c[8], c[14]
-        aliases = gazlib.clean_alias_list(name, alts.split(",") if alts else [],
-                                          common, keep_scripts, stats)
+        alts = alts.split(",") if alts else []
+        english = translit.english_name(name, alts, cc)
+        if english != name:
+            name, alts = english, [name] + alts
+        aliases = gazlib.clean_alias_list(name, alts, common, keep_scripts, stats)
         flags = gazlib.entry_flags(name, common, person)
         if fcode == "PPLC" or gid in capitals:
             flags.append("capital")

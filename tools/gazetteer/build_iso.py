@@ -41,6 +41,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree at build time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gazlib  # noqa: E402
+import translit  # noqa: E402
 
 CONJ = {"and", "y", "et", "e", "i", "und", "og", "en", "&"}
 FUNC = {"of", "the", "de", "del", "des", "du", "di", "da", "do", "dos", "das",
@@ -201,6 +202,9 @@ def main():
         if stripped:
             cands.append(stripped)
         cands += translated(tr2, e["name"])
+        english = translit.english_name(canonical, cands, code.split("-")[0])
+        if english != canonical:
+            canonical, cands = english, [canonical] + cands
         aliases = gazlib.clean_alias_list(canonical, cands, common, None, stats,
                                           allow_caps=True)
         flags = gazlib.entry_flags(canonical, common, person)
