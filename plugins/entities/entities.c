@@ -438,11 +438,13 @@ static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t 
         if (ml < 3)
             continue;
         /* the type this string has most confidently in the document */
-        double best[4] = {0};
+        double best[4] = {0}, top = 0;
         for (size_t j = 0; j < base; j++)
             if (m[j].type >= 0 && m[j].end - m[j].start == ml &&
-                !memcmp(t + m[j].start, t + m[k].start, ml))
+                !memcmp(t + m[j].start, t + m[k].start, ml)) {
                 best[m[j].type] += m[j].score;
+                top = m[j].score > top ? m[j].score : top;
+            }
         int type = m[k].type;
         for (int q = 0; q < 4; q++)
             if (best[q] > best[type])
@@ -458,10 +460,12 @@ static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t 
                 continue;
             bool covered = false;
             for (size_t j = 0; j < nm && !covered; j++)
-                covered = m[j].type >= 0 && m[j].start < b && a < m[j].end;
+                covered = m[j].type >= 0 && m[j].score >= s->cfg->min_score && m[j].start < b &&
+                          a < m[j].end;
             if (covered)
                 continue;
-            m[nm++] = (mention){a, b, type, m[k].score * 0.9, m[k].entry, NULL, m[k].from_gaz};
+            /* as sure as the surest sighting of the name, a little less */
+            m[nm++] = (mention){a, b, type, top * 0.9, m[k].entry, NULL, m[k].from_gaz};
         }
     }
     return nm;
