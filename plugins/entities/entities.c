@@ -138,6 +138,25 @@ static int load_common_words(state *s, const char *dir)
     return rc;
 }
 
+/* A token in capitals ("US", "U.S.") in a text that is not in capitals: the
+ * word before or after it has small letters. */
+static bool capitals_among_words(const char *t, const ner_tok *tk, size_t n, size_t i)
+{
+    size_t letters = 0;
+    for (size_t k = tk[i].start; k < tk[i].end; k++) {
+        if (t[k] >= 'a' && t[k] <= 'z')
+            return false;
+        letters += t[k] >= 'A' && t[k] <= 'Z';
+    }
+    if (letters < 2)
+        return false;
+    for (size_t j = i ? i - 1 : i + 1, tries = 0; j < n && tries < 2; j = i + 1, tries++)
+        for (size_t k = tk[j].start; k < tk[j].end; k++)
+            if (t[k] >= 'a' && t[k] <= 'z')
+                return true;
+    return false;
+}
+
 static bool all_ascii(const char *t, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -302,7 +321,7 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
              * count; so does a base-list name that only folding made into
              * a common word ("As" is not "Ås") */
             if (e && j == i && s->common && e->priority < s->n_base && all_ascii(t + a, b - a) &&
-                gz_lookup(s->common, buf, kl))
+                gz_lookup(s->common, buf, kl) && !capitals_among_words(t, tk, n, i))
                 e = NULL;
             if (e && (!e->ambiguous || j > i) && type_index(e->type) >= 0) {
                 best = e;

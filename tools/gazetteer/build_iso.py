@@ -50,6 +50,16 @@ CODE_NOTE = re.compile(r"\s+[A-Z]{2}-[A-Z0-9]{1,3}$")
 REMARK = re.compile(r"^[A-Z]{2}(-partial)?$")
 
 
+# The abbreviations English prose uses for countries, in capitals. They are not
+# iso-codes data (its alpha codes are left out: "IN", "IT" are words); the
+# matcher takes a name in capitals that is also a common word ("US") only when
+# the text prints it in capitals among words that are not.
+ABBREVIATIONS = {
+    "US": ["US", "U.S.", "USA", "U.S.A."], "GB": ["UK", "U.K."], "AE": ["UAE", "U.A.E."],
+    "KP": ["DPRK"], "CN": ["PRC"], "KR": ["ROK"], "CD": ["DRC"], "CF": ["CAR"],
+}
+
+
 def titled_words(s):
     """Every word capitalised or a function word: "Vatican City State",
     "Santo Domingo"; not "French part", "stolitsa"."""
@@ -189,6 +199,7 @@ def main():
                 cands += translated(tr1, e[key])
         aliases = gazlib.clean_alias_list(canonical, [c for c in cands if c], common,
                                           None, stats, allow_caps=True)
+        aliases += [a for a in ABBREVIATIONS.get(cc, []) if a not in aliases]
         flags = ["country"] + gazlib.entry_flags(canonical, common, person)
         rows.append({"canonical": canonical, "type": "LOC", "id": "iso3166:" + cc,
                      "aliases": aliases, "flags": flags, "country": cc})
