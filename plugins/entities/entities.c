@@ -565,6 +565,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
             }
         }
         add_patterns(s, t, d->text_len, toks.v, n, m, &nm, cap);
+        pat_complete_persons(t, toks.v, n, m, nm, lexicon, s);
         /* canonical names for the model's mentions: the lists, exactly or fuzzily */
         char key[1024];
         for (size_t k = ng; k < nm; k++) {

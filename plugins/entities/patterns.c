@@ -211,7 +211,7 @@ static const char *const titles[] = {
     "Director", "Head", "Chief", "King", "Queen", "Prince", "Princess", "Governor", "Mayor",
     "Ambassador", "Spokesman", "Spokeswoman", "Spokesperson", "Commander", "General",
     "Deputy", "Vice", "Speaker", "Leader", "Founder", "Emperor", "Pope", "Sultan", "Member",
-    "Members", "Foreign", "Defense", "Defence", "Interior", "Finance"};
+    "Members", "Foreign", "Defense", "Defence", "Interior", "Finance", "State"};
 
 /* Capitalised, these mark a headline in title case, not a name. */
 static const char *const title_case[] = {"Of", "For", "The", "And", "In", "On", "To", "A",
@@ -394,5 +394,52 @@ void pat_head_phrases(const char *t, size_t len, const ner_tok *tk, size_t n, me
             m[(*nm)++] = (mention){tk[i].start, tk[last].end, type, 0.6, NULL, NULL, false};
         }
         i = last + 1;
+    }
+}
+
+/* ---- people's names ------------------------------------------------------------------- */
+
+/* The index of the token that starts at byte p, or n. */
+static size_t token_at(const ner_tok *tk, size_t n, size_t p)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (tk[mid].start < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && tk[lo].start == p ? lo : n;
+}
+
+void pat_complete_persons(const char *t, const ner_tok *tk, size_t n, mention *m, size_t nm,
+                          pat_lex_fn lex, void *ud)
+{
+    for (size_t k = 0; k < nm; k++) {
+        if (m[k].type != T_PER)
+            continue;
+        size_t i = token_at(tk, n, m[k].start), first = i;
+        if (i == n)
+            continue;
+        while (first > 0 && first + 3 > i) {
+            const ner_tok *w = &tk[first - 1];
+            size_t wl = w->end - w->start;
+            bool small = false;
+            for (size_t q = w->start + 1; q < w->end; q++)
+                small |= low(t[q]);
+            if (!adjacent(t, w, &tk[first]) || tk[first].start != w->end + 1 || !up(t[w->start]) ||
+                !small || wl < 2 || glued(t, w) || title(t + w->start, wl) || pat_head_type(t + w->start, wl) >= 0 ||
+                (lex && lex(ud, t + w->start, wl)) || (tk[first].flags & NER_TOK_SENT_START))
+                break;
+            first--;
+        }
+        if (first == i)
+            continue;
+        size_t start = tk[first].start;
+        for (size_t j = 0; j < nm; j++)
+            if (j != k && m[j].type >= 0 && m[j].start >= start && m[j].end <= m[k].start)
+                m[j].type = -1;
+        m[k].start = start;
     }
 }

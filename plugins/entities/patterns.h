@@ -33,6 +33,13 @@ void pat_designations(const char *t, size_t len, const ner_tok *tk, size_t n, me
  * of Defense of Azerbaijan", "Justice and Development Party", "4th Army
  * Corps"), places ("Kalbajar District", "Republic of Artsakh") and events
  * and documents ("Nagorno-Karabakh War", "Third Geneva Convention"). */
+/* Completes people's names to the left: "Turkish President Recep Tayyip
+ * [Erdogan]" -> "Recep Tayyip Erdogan", over capitalised words that are not
+ * titles, common words or listed names, on the same line. A mention the
+ * completed name now holds is dropped (type -1). */
+void pat_complete_persons(const char *t, const ner_tok *tk, size_t n, mention *m, size_t nm,
+                          pat_lex_fn lex, void *ud);
+
 /* The type a head noun gives a name ("Ministry": T_ORG), or -1. */
 int pat_head_type(const char *word, size_t len);
 
