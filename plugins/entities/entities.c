@@ -191,7 +191,8 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
     char err[1024], dir[PATH_MAX];
     if (c->base_gazetteers) {
         data_dir(dir, sizeof dir, "gazetteers");
-        static const char *const base[] = {"iso.tsv", "geonames.tsv", "demonyms.tsv"};
+        static const char *const base[] = {"iso.tsv", "geonames.tsv", "demonyms.tsv",
+                                           "regions.tsv", "organizations.tsv"};
         for (size_t i = 0; i < sizeof base / sizeof *base; i++) {
             char path[PATH_MAX + 64];
             snprintf(path, sizeof path, "%s/%s", dir, base[i]);

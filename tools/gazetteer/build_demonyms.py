@@ -54,8 +54,21 @@ country (British, Dutch, Swiss, Danish, Irish, Filipino, Malagasy, ...;
 "French" is found through "French Republic"), and those the evidence lacks.
 The script prints the countries left without one.
 
+Hand-written supplement (--supplement, default demonyms-supplement.tsv beside
+this script; flag `hand`): the adjectives the derivation misses, second forms
+and plurals of derived ones ("Azeri", "Turks"), and the other group names
+CoNLL tags MISC (peoples, religious groups, regional and historical
+adjectives), each of a kind (`demonym`, `regional`, `ethnic`, `religion`,
+`political`, which becomes its flag) and with a country where there is one.
+A supplement row whose canonical the derivation also found adds its aliases
+(and countries) to that entry; any other row is an entry of its own. Its
+one-word aliases that are common English words (ambiguous-words.tsv) are left
+out, as in the other base lists; a name that two entries share, to the
+matcher (gazlib.match_key), is an error.
+
 usage: build_demonyms.py [--ner DIR] [--json DIR] [--geonames FILE]
-                         [--geonames-dir DIR] [--dict FILE] [--out FILE]
+                         [--geonames-dir DIR] [--dict FILE] [--supplement FILE]
+                         [--out FILE]
 """
 
 import argparse
@@ -245,6 +258,39 @@ def ner_candidates(ner_dir):
     return misc, {w for w, n in text.items() if n >= 2}
 
 
+SUPPLEMENT_KINDS = {"demonym", "regional", "ethnic", "religion", "political"}
+
+
+def read_supplement(path, countries):
+    """The hand-written rows: [(line, canonical, kind, [countries], [aliases])]."""
+    rows = []
+    header = None
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if line.startswith("#") or not line.strip():
+                continue
+            cols = line.split("\t")
+            if header is None:
+                header = cols
+                if header != ["canonical", "kind", "country", "aliases"]:
+                    gazlib.die("%s:%d: header must be canonical, kind, country, aliases" % (path, lineno))
+                continue
+            if len(cols) != 4:
+                gazlib.die("%s:%d: %d columns, expected 4" % (path, lineno, len(cols)))
+            canon, kind, cc, al = (c.strip() for c in cols)
+            ccs = [c for c in cc.split(",") if c]
+            aliases = [a.strip() for a in al.split("|") if a.strip()]
+            if not canon or kind not in SUPPLEMENT_KINDS:
+                gazlib.die("%s:%d: empty canonical or kind %r not one of %s"
+                           % (path, lineno, kind, ", ".join(sorted(SUPPLEMENT_KINDS))))
+            bad = [c for c in ccs if c not in countries and c != "XK"]  # XK: Kosovo, as in GeoNames
+            if bad:
+                gazlib.die("%s:%d: unknown country code %s" % (path, lineno, ",".join(bad)))
+            rows.append((lineno, canon, kind, ccs, aliases))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ner", default=os.path.join(gazlib.REPO, "..", "shared", "data", "ner"))
@@ -255,6 +301,9 @@ def main():
     ap.add_argument("--out", default=os.path.join(gazlib.GAZ_DIR, "demonyms.tsv"))
     ap.add_argument("--dict", default="/usr/share/dict/american-english",
                     help="word list of Debian's wamerican package ('' to skip)")
+    ap.add_argument("--supplement", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                         "demonyms-supplement.tsv"),
+                    help="hand-written supplement ('' to skip)")
     args = ap.parse_args()
     if not os.path.exists(os.path.join(args.json, "iso_639-3.json")):
         gazlib.die("iso-codes not found in %s (apt-get install iso-codes)" % args.json)
@@ -344,30 +393,75 @@ def main():
             if s == top:
                 keep.setdefault(w, set()).add(cc)
 
-    rows = []
+    rows = {}
     for w in sorted(keep):
         p = plural(w, (words_list | text) if words_list else None)
         if p and p.lower() in all_names:
             p = None  # "Philippines"
-        rows.append({"canonical": w, "type": "MISC", "id": "",
-                     "aliases": [p] if p else [],
-                     "flags": (["demonym"] + gazlib.entry_flags(w, common, person)
-                               + sorted(cands[w])),
-                     "population": "",
-                     "country": ",".join(sorted(keep[w]))})
+        rows[w] = {"canonical": w, "type": "MISC", "id": "",
+                   "aliases": [p] if p else [],
+                   "flags": (["demonym"] + gazlib.entry_flags(w, common, person)
+                             + sorted(cands[w])),
+                   "population": "",
+                   "country": sorted(keep[w])}
+    derived = len(rows)
+
+    # the hand-written supplement: new entries, or aliases for derived ones
+    extended = 0
+    dropped = []
+    for lineno, w, kind, ccs, aliases in (read_supplement(args.supplement, names)
+                                          if args.supplement else []):
+        if w in rows:
+            r = rows[w]
+            extended += 1
+            if kind != "demonym" or (ccs and not set(ccs) & set(r["country"])):
+                gazlib.die("%s:%d: %s is derived as a demonym of %s, the supplement says %s %s"
+                           % (args.supplement, lineno, w, ",".join(r["country"]), kind, ",".join(ccs)))
+        else:
+            r = rows[w] = {"canonical": w, "type": "MISC", "id": "", "aliases": [],
+                           "flags": [kind] + gazlib.entry_flags(w, common, person),
+                           "population": "", "country": []}
+        r["flags"].append("hand")
+        r["country"] = sorted(set(r["country"]) | set(ccs))
+        keys = {gazlib.match_key(x) for x in [w] + r["aliases"]}
+        for a in aliases:
+            if gazlib.single_word(a) in common:
+                dropped.append(a)
+                continue
+            if gazlib.match_key(a) not in keys:
+                keys.add(gazlib.match_key(a))
+                r["aliases"].append(a)
+    rows = [rows[w] for w in sorted(rows)]
+    owner = {}
+    for r in rows:
+        for x in [r["canonical"]] + r["aliases"]:
+            k = gazlib.match_key(x)
+            if owner.setdefault(k, r["canonical"]) != r["canonical"]:
+                gazlib.die("%r of %s is also a name of %s" % (x, r["canonical"], owner[k]))
+    for r in rows:
+        r["country"] = ",".join(r["country"])
+
     comments = [
         "textmill base gazetteer: nationality adjectives (demonyms) linked to countries (ISO 3166-1",
         "alpha-2 in the country column, comma-separated when the adjective fits several).",
         "Derived mechanically by tools/gazetteer/build_demonyms.py from iso-codes language names",
         "(flag lang; LGPL-2.1+), B-MISC (ner) and Titlecase (text) words of the NER training files,",
         "Debian's wamerican word list (dict), linked to country names by spelling; see README.md.",
+        "Entries and aliases flagged hand come from tools/gazetteer/demonyms-supplement.tsv (our own",
+        "compilation, MIT): the demonyms the derivation misses and the group names CoNLL tags MISC",
+        "(flags regional, ethnic, religion, political).",
     ]
     gazlib.write_tsv(args.out, comments, rows)
-    covered = {cc for v in keep.values() for cc in v}
-    print("%s: %d demonyms for %d of %d countries, %d bytes"
-          % (args.out, len(rows), len(covered), len(names), os.path.getsize(args.out)))
+    covered = {cc for r in rows if "demonym" in r["flags"] for cc in r["country"].split(",") if cc}
+    print("%s: %d entries (%d derived demonyms, %d of them extended by the supplement, %d new from it), "
+          "%d bytes" % (args.out, len(rows), derived, extended, len(rows) - derived,
+                        os.path.getsize(args.out)))
     src = collections.Counter("+".join(sorted(cands[w])) for w in keep)
-    print("evidence: " + ", ".join("%s %d" % kv for kv in sorted(src.items())))
+    print("evidence of the derived ones: " + ", ".join("%s %d" % kv for kv in sorted(src.items())))
+    kinds = collections.Counter(r["flags"][0] for r in rows)
+    print("kinds: " + ", ".join("%s %d" % kv for kv in sorted(kinds.items())))
+    if dropped:
+        print("supplement aliases left out as common words: " + " ".join(dropped))
     missing = sorted(cc for cc in names if cc not in covered)
     print("countries without a demonym (%d): %s" % (len(missing), " ".join(missing)))
 

@@ -9,15 +9,34 @@ not the canonical, flags as comma-separated lower-case words, population an
 integer, country a comma-separated list of ISO 3166-1 alpha-2 codes.
 Prints entries per type, aliases, flags and the file size; exits 1 on errors.
 
-usage: check.py FILE.tsv|FILE.csv|FILE.yaml ...
+With --keys it also reports, as warnings (not errors), the names the matcher
+cannot tell apart: it matches by a folded key (tools/gazetteer/gazlib.py
+match_key, a copy of plugins/entities/fold.c: case, accents, hyphens and
+apostrophes fold away), so it lists
+  * keys that two entries of the file share (the matcher keeps one of them),
+    and aliases with the key of another name of their entry (redundant);
+  * one-word names that are common English words (ambiguous-words.tsv) on an
+    entry not flagged `ambiguous`;
+  * acronyms (2-6 capital letters) whose key is a lower-case English word of
+    the word list (--dict, Debian's wamerican): the matcher folds case and
+    needs only an initial capital, so "WHO" would also match "Who" at the
+    start of a sentence;
+  * with --against FILE (repeatable), keys the file shares with those files
+    (the list loaded later wins such a key).
+
+usage: check.py [--keys] [--against FILE]... [--dict FILE] FILE.tsv|FILE.csv|FILE.yaml ...
 """
 
+import argparse
 import collections
 import csv
 import io
 import os
 import re
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 REQUIRED = ["canonical", "type", "id", "aliases"]
 TYPES = {"LOC", "ORG", "PER", "MISC"}
@@ -90,7 +109,8 @@ def read_rows(path, text, errors):
     return rows
 
 
-def check(path):
+def check(path, keys=None):
+    """Checks one file; with keys (a KeyReport) also reports its keys."""
     errors = []
     with open(path, "rb") as f:
         raw = f.read()
@@ -155,6 +175,8 @@ def check(path):
     shared = sum(1 for v in canon.values() if v > 1)
     print("  canonical names shared by several entries: %d; entries without id: %d"
           % (shared, sum(1 for _, r in rows if not r.get("id"))))
+    if keys is not None and not errors:
+        keys.report(path, rows)
     for e in errors[:MAX_ERRORS]:
         print("  error: " + e)
     if len(errors) > MAX_ERRORS:
@@ -163,13 +185,86 @@ def check(path):
     return not errors
 
 
+ACRONYM = re.compile(r"^[A-Z]{2,6}$")
+MAX_WARNINGS = 400
+
+
+def names_of(r):
+    return [r.get("canonical", "")] + [a for a in r.get("aliases", "").split("|") if a]
+
+
+class KeyReport:
+    """Warnings about names the matcher cannot tell apart (see --keys)."""
+
+    def __init__(self, against, dict_path):
+        import gazlib
+        self.key = gazlib.match_key
+        self.common, _ = gazlib.load_words()
+        self.words = set()
+        if dict_path and os.path.exists(dict_path):
+            with open(dict_path, encoding="utf-8") as f:
+                self.words = {w.strip() for w in f if w.strip() and w.strip().islower()}
+        self.other = {}  # key -> (file, entry) of the --against files
+        for path in against:
+            errors = []
+            with open(path, encoding="utf-8") as f:
+                rows = read_rows(path, f.read(), errors)
+            for _, r in rows:
+                for n in names_of(r):
+                    self.other.setdefault(self.key(n), (os.path.basename(path), r))
+
+    @staticmethod
+    def describe(r):
+        extra = [x for x in (r.get("flags", ""), r.get("population", ""), r.get("country", "")) if x]
+        return "%s (%s%s)" % (r.get("canonical"), r.get("type"), ", " + " ".join(extra) if extra else "")
+
+    def report(self, path, rows):
+        warn = []
+        seen = {}
+        for lineno, r in rows:
+            flags = set(filter(None, r.get("flags", "").split(",")))
+            own = {}
+            for n in names_of(r):
+                k = self.key(n)
+                if not k:
+                    warn.append("line %d: %r folds to an empty key" % (lineno, n))
+                    continue
+                if k in own:
+                    warn.append("line %d: %r has the key of %r: redundant" % (lineno, n, own[k]))
+                    continue
+                own[k] = n
+                if k in seen and seen[k][1] is not r:
+                    warn.append("line %d: %r has the key of %r on line %d"
+                                % (lineno, n, seen[k][2], seen[k][0]))
+                seen.setdefault(k, (lineno, r, n))
+                if " " not in k and k in self.common and "ambiguous" not in flags:
+                    warn.append("line %d: %r is a common English word (ambiguous-words.tsv)" % (lineno, n))
+                if ACRONYM.match(n) and k in self.words:
+                    warn.append("line %d: acronym %r matches the word %r (the matcher folds case)"
+                                % (lineno, n, k))
+                if k in self.other:
+                    f, o = self.other[k]
+                    warn.append("line %d: %r is also %s in %s" % (lineno, n, self.describe(o), f))
+        for w in warn[:MAX_WARNINGS]:
+            print("  warning: " + w)
+        if len(warn) > MAX_WARNINGS:
+            print("  ... %d more warnings" % (len(warn) - MAX_WARNINGS))
+        print("  %d key warnings" % len(warn))
+
+
 def main():
-    if len(sys.argv) < 2:
-        sys.stderr.write(__doc__.split("usage: ")[1])
-        return 2
+    ap = argparse.ArgumentParser(usage=__doc__.split("usage: ")[1].strip())
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--keys", action="store_true", help="report names the matcher cannot tell apart")
+    ap.add_argument("--against", action="append", default=[], metavar="FILE",
+                    help="with --keys: report keys shared with this gazetteer")
+    ap.add_argument("--dict", default="/usr/share/dict/american-english",
+                    help="with --keys: English word list (Debian's wamerican)")
+    a = ap.parse_args()
+    keys = KeyReport(a.against, a.dict) if a.keys or a.against else None
     ok = True
-    for p in sys.argv[1:]:
-        ok = check(p) and ok
+    for p in a.files:
+        ok = check(p, keys) and ok
     return 0 if ok else 1
 
 

@@ -65,6 +65,45 @@ def fold(s):
     return "".join(ch for ch in d if not unicodedata.combining(ch))
 
 
+# The matcher's transliterations (plugins/entities/fold.c), applied after
+# lower-casing and again to the base letters of a decomposed character.
+MATCH_TRANSLIT = {"ş": "sh", "ș": "sh", "ç": "ch", "ə": "a", "ı": "i", "ğ": "g",
+                  "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d",
+                  "ð": "d", "þ": "th", "x": "kh", "q": "g"}
+APOSTROPHES = {"'", "\u2019", "\u02bc"}
+
+
+def match_key(s):
+    """The key the entities stage matches a name by: a Python copy of
+    fold_name() in plugins/entities/fold.c (lower case, the transliterations
+    above, diacritics and apostrophes dropped, any other non-alphanumeric run
+    a single space: "Nagorno-Karabakh" and "Nagorno Karabakh" are one key,
+    "WHO" and "Who" are one key). Used to find names that the matcher cannot
+    tell apart."""
+    out = []
+    space = True
+    for ch in s:
+        ch = ch.lower()
+        t = MATCH_TRANSLIT.get(ch)
+        if t:
+            out.append(t)
+            space = False
+            continue
+        for b in unicodedata.normalize("NFKD", ch):
+            cat = unicodedata.category(b)
+            if cat.startswith("M") or b in APOSTROPHES:
+                continue
+            if not (cat.startswith("L") or cat.startswith("N")):
+                if not space:
+                    out.append(" ")
+                space = True
+                continue
+            b = b.lower()
+            out.append(MATCH_TRANSLIT.get(b, b))
+            space = False
+    return "".join(out).rstrip(" ")
+
+
 # ---------------------------------------------------------------- words
 
 def load_words(path=WORDS_FILE):
