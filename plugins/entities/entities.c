@@ -491,6 +491,83 @@ static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t 
     return nm;
 }
 
+static size_t non_ascii(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += (unsigned char)s[i] >= 0x80;
+    return c;
+}
+
+/* The same word, folded: "Erdoğan" and "Erdogan". */
+static bool same_word(const char *a, size_t an, const char *b, size_t bn)
+{
+    char fa[256], fb[256];
+    if (an * 4 + 8 > sizeof fa || bn * 4 + 8 > sizeof fb)
+        return false;
+    size_t la = fold_name(a, an, fa), lb = fold_name(b, bn, fb);
+    return la == lb && !memcmp(fa, fb, la);
+}
+
+/* The spelling of word w (of length wn) with the most accents among the
+ * words of the document's names of type `type`, or w itself. */
+static const char *best_spelling(const char *t, const mention *m, size_t nm, int type,
+                                 const char *w, size_t wn, size_t *out_n)
+{
+    const char *best = w;
+    size_t best_n = wn, best_acc = non_ascii(w, wn);
+    for (size_t j = 0; j < nm && j < 4000; j++) {
+        if (m[j].type != type || m[j].entry)
+            continue;
+        for (const char *p = t + m[j].start, *e = t + m[j].end; p < e;) {
+            size_t l = 0;
+            while (p + l < e && p[l] != ' ')
+                l++;
+            size_t acc = non_ascii(p, l);
+            if (acc > best_acc && same_word(w, wn, p, l))
+                best = p, best_n = l, best_acc = acc;
+            p += l;
+            p += p < e && *p == ' ';
+        }
+    }
+    *out_n = best_n;
+    return best;
+}
+
+/* One spelling per name in a document: where a name no list knows is printed
+ * both with its accents and without ("Recep Tayyip Erdogan", "Erdoğan"),
+ * each word of its canonical takes the spelling with them, which carries
+ * more of the name. */
+static void unify_spellings(const char *t, mention *m, size_t nm)
+{
+    for (size_t k = 0; k < nm && k < 4000; k++) {
+        if (m[k].type < 0 || m[k].entry || !m[k].canonical)
+            continue;
+        size_t cl = strlen(m[k].canonical);
+        char *out = malloc(4 * cl + 8), *o = out;
+        bool changed = false;
+        if (!out)
+            return;
+        for (const char *p = m[k].canonical; *p;) {
+            size_t l = strcspn(p, " "), bn;
+            const char *b = best_spelling(t, m, nm, m[k].type, p, l, &bn);
+            changed |= b != p;
+            memcpy(o, b, bn);
+            o += bn;
+            p += l;
+            if (*p == ' ')
+                *o++ = *p++;
+        }
+        *o = 0;
+        if (changed) {
+            free(m[k].canonical);
+            m[k].canonical = out;
+        } else {
+            free(out);
+        }
+    }
+}
+
 static int process(void *st, tm_ctx *ctx, tm_batch *b)
 {
     state *s = st;
@@ -626,6 +703,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
                 }
             }
         }
+        unify_spellings(t, m, nm);
         size_t kept = 0;
         for (size_t k = 0; k < nm && rc == TM_OK; k++) {
             if (m[k].type < 0 || !(s->want & (1u << m[k].type)) || m[k].score < c->min_score)

@@ -211,7 +211,10 @@ static const char *const titles[] = {
     "Director", "Head", "Chief", "King", "Queen", "Prince", "Princess", "Governor", "Mayor",
     "Ambassador", "Spokesman", "Spokeswoman", "Spokesperson", "Commander", "General",
     "Deputy", "Vice", "Speaker", "Leader", "Founder", "Emperor", "Pope", "Sultan", "Member",
-    "Members", "Foreign", "Defense", "Defence", "Interior", "Finance", "State"};
+    "Members", "Foreign", "Defense", "Defence", "Interior", "Finance", "State", "Sir",
+    "Lord", "Lady", "Senator", "Judge", "Justice", "Colonel", "Lieutenant", "Major",
+    "Captain", "Sergeant", "Admiral", "Marshal", "Ayatollah", "Sheikh", "Emir", "Patriarch",
+    "Archbishop", "Bishop", "Cardinal", "Rabbi", "Imam", "Chancellor", "Premier"};
 
 /* Capitalised, these mark a headline in title case, not a name. */
 static const char *const title_case[] = {"Of", "For", "The", "And", "In", "On", "To", "A",
@@ -399,6 +402,15 @@ void pat_head_phrases(const char *t, size_t len, const ner_tok *tk, size_t n, me
 
 /* ---- people's names ------------------------------------------------------------------- */
 
+/* "Mr.", "Mrs.", "Dr.", "Gen.", "Sen.", "Rep.", "Gov.", "Lt.", "Col.", "Sgt." */
+static bool honorific(const char *t, const ner_tok *w)
+{
+    static const char *const h[] = {"Mr.", "Mrs.", "Ms.", "Dr.", "Gen.", "Sen.", "Rep.", "Gov.",
+                                    "Lt.", "Col.", "Sgt.", "Capt.", "Prof.", "Rev.", "Mr", "Mrs",
+                                    "Ms", "Dr"};
+    return in(h, sizeof h / sizeof *h, t + w->start, w->end - w->start);
+}
+
 /* The index of the token that starts at byte p, or n. */
 static size_t token_at(const ner_tok *tk, size_t n, size_t p)
 {
@@ -422,6 +434,17 @@ void pat_complete_persons(const char *t, const ner_tok *tk, size_t n, mention *m
         size_t i = token_at(tk, n, m[k].start), first = i;
         if (i == n)
             continue;
+        /* a title is not part of the name: "[President] Erdogan" */
+        while (i + 1 < n && tk[i + 1].end <= m[k].end &&
+               (title(t + tk[i].start, tk[i].end - tk[i].start) || honorific(t, &tk[i])))
+            i++;
+        while (i < n && tk[i].end <= m[k].end && !cap_word(t, &tk[i]))
+            i++; /* "Prime Minister" leaves "Minister"; punctuation */
+        if (i == n || tk[i].end > m[k].end)
+            continue;
+        if (tk[i].start != m[k].start)
+            m[k].start = tk[i].start;
+        first = i;
         while (first > 0 && first + 3 > i) {
             const ner_tok *w = &tk[first - 1];
             size_t wl = w->end - w->start;
