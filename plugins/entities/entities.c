@@ -11,6 +11,7 @@
 
 #include "fold.h"
 #include "gazetteer.h"
+#include "gzcache.h"
 #include "mention.h"
 #include "patterns.h"
 #include "model/ner.h"
@@ -32,6 +33,8 @@ typedef struct config {
     double min_score, fuzzy;
     int prefer; /* 0 gazetteer, 1 model */
     int coreference;
+    int cache;
+    char *cache_dir;
 } config;
 
 static const tm_option options[] = {
@@ -65,6 +68,13 @@ static const tm_option options[] = {
      .offset = offsetof(config, coreference),
      .help = "A short mention takes the canonical name of a longer one in the same document "
              "that ends with it (\"Aliyev\" -> \"Ilham Aliyev\")."},
+    {.name = "cache", .type = TM_OPT_BOOL, .def = "true", .offset = offsetof(config, cache),
+     .help = "Keep the compiled gazetteers in a cache directory, so that a later run with the "
+             "same lists maps them instead of reading and folding the lists again (false: "
+             "always build them)."},
+    {.name = "cache_dir", .type = TM_OPT_STRING, .offset = offsetof(config, cache_dir),
+     .help = "The cache directory; default: $XDG_CACHE_HOME/textmill, else "
+             "~/.cache/textmill."},
     TM_OPTIONS_END};
 
 static const char *const type_names[4] = {"PER", "ORG", "LOC", "MISC"};
@@ -183,44 +193,54 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
         }
         s->want |= 1u << t;
     }
-    s->gz = gz_new();
-    if (!s->gz) {
+    char err[1024], dir[PATH_MAX], cdir[PATH_MAX];
+    /* the base lists, then the user's, compiled once and cached (gzcache.h) */
+    const char *cache = c->cache && gzc_dir(c->cache_dir, cdir, sizeof cdir) ? cdir : NULL;
+    static const char *const base[] = {"iso.tsv", "geonames.tsv", "demonyms.tsv",
+                                       "regions.tsv", "organizations.tsv"};
+    enum { NB = sizeof base / sizeof *base };
+    char bpath[NB][PATH_MAX + 64];
+    size_t nb = c->base_gazetteers ? NB : 0, nl = 0, failed = 0;
+    const char **lists = h->alloc((NB + c->gazetteers.n) * sizeof *lists);
+    if (!lists) {
         fini(s);
         return TM_ENOMEM;
     }
-    char err[1024], dir[PATH_MAX];
+    data_dir(dir, sizeof dir, "gazetteers");
+    for (size_t i = 0; i < nb; i++) {
+        snprintf(bpath[i], sizeof bpath[i], "%s/%s", dir, base[i]);
+        lists[nl++] = bpath[i];
+    }
+    for (size_t i = 0; i < c->gazetteers.n; i++)
+        lists[nl++] = c->gazetteers.items[i];
+    gzc_info ci;
+    s->gz = gzc_gazetteer(lists, nl, cache, &ci, err, sizeof err, &failed);
+    h->free(lists);
+    if (!s->gz) {
+        if (failed >= nl)
+            h->error(ctx, "%s", err);
+        else if (failed < nb)
+            h->error(ctx, "base gazetteer: %s (reinstall textmill, or base_gazetteers: false)", err);
+        else
+            h->error(ctx, "gazetteer %s", err);
+        fini(s);
+        return failed >= nl ? TM_ENOMEM : failed < nb ? TM_ERR : TM_ECONFIG;
+    }
+    if (ci.hit || ci.written)
+        h->count(ctx, ci.hit ? "gazetteer_cache_hits" : "gazetteer_cache_writes", 1);
+    char note[sizeof ci.note]; /* said once, when both caches have the same problem */
+    snprintf(note, sizeof note, "%s", ci.note);
+    if (ci.note[0])
+        h->log(ctx, TM_LOG_INFO, "gazetteer cache: %s%s", ci.note,
+               ci.written ? "; rebuilt" : " (set cache_dir, or cache: false)");
+    s->n_base = (unsigned)nb;
     if (c->base_gazetteers) {
-        data_dir(dir, sizeof dir, "gazetteers");
-        static const char *const base[] = {"iso.tsv", "geonames.tsv", "demonyms.tsv",
-                                           "regions.tsv", "organizations.tsv"};
-        for (size_t i = 0; i < sizeof base / sizeof *base; i++) {
-            char path[PATH_MAX + 64];
-            snprintf(path, sizeof path, "%s/%s", dir, base[i]);
-            if (gz_load(s->gz, path, err, sizeof err) != 0) {
-                h->error(ctx, "base gazetteer: %s (reinstall textmill, or base_gazetteers: false)",
-                         err);
-                fini(s);
-                return TM_ERR;
-            }
-            s->n_base++;
-        }
         if (load_common_words(s, dir) != 0) {
             h->error(ctx, "base gazetteer: cannot read %s/ambiguous-words.tsv "
                           "(reinstall textmill, or base_gazetteers: false)", dir);
             fini(s);
             return TM_ERR;
         }
-    }
-    for (size_t i = 0; i < c->gazetteers.n; i++) {
-        if (gz_load(s->gz, c->gazetteers.items[i], err, sizeof err) != 0) {
-            h->error(ctx, "gazetteer %s", err);
-            fini(s);
-            return TM_ECONFIG;
-        }
-    }
-    if (gz_prepare(s->gz) != 0) {
-        fini(s);
-        return TM_ENOMEM;
     }
     if (c->use_model) {
         char path[PATH_MAX + 64];
@@ -239,19 +259,23 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
         /* the shipped model was trained with gazetteer features from the
          * base place and demonym lists: give it the same at tag time */
         if (ner_model_gaz_mask(s->model) && c->base_gazetteers) {
-            s->bits_gz = ner_gaz_new();
             data_dir(dir, sizeof dir, "gazetteers");
-            static const char *const lists[] = {"geonames.tsv", "demonyms.tsv"};
-            for (size_t i = 0; s->bits_gz && i < 2; i++) {
-                char gpath[PATH_MAX + 64];
-                uint32_t bits = 0;
-                snprintf(gpath, sizeof gpath, "%s/%s", dir, lists[i]);
-                if (ner_gaz_load(s->bits_gz, gpath, &bits, err, sizeof err) != 0) {
-                    h->error(ctx, "model features: %s", err);
-                    fini(s);
-                    return TM_ERR;
-                }
+            static const char *const names[] = {"geonames.tsv", "demonyms.tsv"};
+            char gpath[2][PATH_MAX + 64];
+            const char *glists[2] = {gpath[0], gpath[1]};
+            for (size_t i = 0; i < 2; i++)
+                snprintf(gpath[i], sizeof gpath[i], "%s/%s", dir, names[i]);
+            s->bits_gz = gzc_ner_gaz(glists, 2, cache, &ci, err, sizeof err);
+            if (!s->bits_gz) {
+                h->error(ctx, "model features: %s", err);
+                fini(s);
+                return TM_ERR;
             }
+            if (ci.hit || ci.written)
+                h->count(ctx, ci.hit ? "gazetteer_cache_hits" : "gazetteer_cache_writes", 1);
+            if (ci.note[0] && strcmp(ci.note, note) != 0)
+                h->log(ctx, TM_LOG_INFO, "gazetteer cache: %s%s", ci.note,
+                       ci.written ? "; rebuilt" : " (set cache_dir, or cache: false)");
         }
     }
     *out = s;

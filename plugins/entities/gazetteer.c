@@ -2,10 +2,12 @@
 
 #include "fold.h"
 
-#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 #include <yaml.h>
 
@@ -28,6 +30,11 @@ struct gazetteer {
      * the first fuzzy lookup after a change */
     uint32_t *by_shape;
     size_t n_by_shape;
+    /* loaded from an image (gz_from_image): slots, keys, by_shape and the
+     * entries' strings live in it, and it is read-only */
+    const void *image;
+    void *map;
+    size_t map_len;
 };
 
 gazetteer *gz_new(void) { return calloc(1, sizeof(gazetteer)); }
@@ -36,6 +43,13 @@ void gz_free(gazetteer *g)
 {
     if (!g)
         return;
+    if (g->image) {
+        free(g->entries);
+        if (g->map)
+            munmap(g->map, g->map_len);
+        free(g);
+        return;
+    }
     for (size_t i = 0; i < g->n; i++) {
         free(g->entries[i].canonical);
         free(g->entries[i].type);
@@ -150,6 +164,8 @@ static int add_key(gazetteer *g, const char *name, uint32_t entry)
 int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id,
            const char *aliases, uint32_t population, bool ambiguous, uint8_t priority)
 {
+    if (g->image || g->n >= UINT32_MAX)
+        return -1;
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 1024;
         gz_entry *e = realloc(g->entries, cap * sizeof *e);
@@ -206,6 +222,8 @@ static int cmp_shape(const void *a, const void *b)
 
 int gz_prepare(gazetteer *g)
 {
+    if (g->image)
+        return 0; /* prepared when it was written */
     free(g->by_shape);
     g->by_shape = malloc((g->used + 1) * sizeof *g->by_shape);
     if (!g->by_shape)
@@ -266,32 +284,145 @@ static bool valid_type(const char *t)
     return false;
 }
 
-/* Splits a TSV line (in place) into at most max fields. */
-static size_t split_tsv(char *line, char **f, size_t max)
+static bool blank(const char *s)
 {
-    size_t n = 0;
-    f[n++] = line;
-    for (char *p = line; *p && n < max; p++)
-        if (*p == '\t') {
-            *p = 0;
-            f[n++] = p + 1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return !*s;
+}
+
+/* Opens a list: a regular file, not a directory, a device or a pipe (a
+ * device such as /dev/zero would be read forever). */
+static FILE *open_list(const char *path, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        snprintf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "%s: %s, not a gazetteer file", path,
+                 S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* The offset of the first byte of s[0, n) that does not belong to
+ * well-formed UTF-8 (no overlong forms, surrogates or code points above
+ * U+10FFFF), or n when there is none. */
+static size_t utf8_bad_at(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
         }
+        size_t k; /* continuation bytes */
+        unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+        if (c >= 0xC2 && c <= 0xDF) {
+            k = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return i;
+        }
+        if (k >= n - i || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t j = 2; j <= k; j++)
+            if ((s[i + j] & 0xC0) != 0x80)
+                return i;
+        i += k + 1;
+    }
     return n;
 }
 
-/* Splits an RFC 4180 CSV line (in place; quotes removed, "" unescaped). */
-static size_t split_csv(char *line, char **f, size_t max, bool *bad)
+/* Ids seen in one file, for the duplicate check: id hash -> entry, line. */
+typedef struct id_seen {
+    uint64_t hash; /* 0: empty */
+    uint32_t entry, line;
+} id_seen;
+
+typedef struct id_set {
+    id_seen *v;
+    size_t cap, n;
+} id_set;
+
+/* The line on which the file gave `id` before, or 0. */
+static uint32_t id_find(const id_set *s, const gazetteer *g, const char *id)
+{
+    if (!s->cap)
+        return 0;
+    uint64_t h = XXH3_64bits(id, strlen(id));
+    h = h ? h : 1;
+    for (size_t j = (size_t)h & (s->cap - 1); s->v[j].hash; j = (j + 1) & (s->cap - 1))
+        if (s->v[j].hash == h && !strcmp(g->entries[s->v[j].entry].id, id))
+            return s->v[j].line;
+    return 0;
+}
+
+static int id_add(id_set *s, const char *id, uint32_t entry, uint32_t line)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        id_seen *v = calloc(cap, sizeof *v);
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->v[i].hash)
+                continue;
+            size_t j = (size_t)s->v[i].hash & (cap - 1);
+            while (v[j].hash)
+                j = (j + 1) & (cap - 1);
+            v[j] = s->v[i];
+        }
+        free(s->v);
+        s->v = v;
+        s->cap = cap;
+    }
+    uint64_t h = XXH3_64bits(id, strlen(id));
+    h = h ? h : 1;
+    size_t j = (size_t)h & (s->cap - 1);
+    while (s->v[j].hash)
+        j = (j + 1) & (s->cap - 1);
+    s->v[j] = (id_seen){h, entry, line};
+    s->n++;
+    return 0;
+}
+
+/* Splits a line in place at `sep` into fields; with `quotes`, fields are
+ * unquoted as in RFC 4180 ("" inside quotes is one quote). Stores at most
+ * max field pointers and returns the number of fields. *bad: 1 for an
+ * unterminated quote, 2 for text after a closing quote. */
+static size_t split_fields(char *line, char sep, bool quotes, char **f, size_t max, int *bad)
 {
     size_t n = 0;
     char *r = line, *w = line;
-    *bad = false;
-    while (n < max) {
-        f[n++] = w;
-        if (*r == '"') {
+    *bad = 0;
+    for (;;) {
+        if (n < max)
+            f[n] = w;
+        n++;
+        if (quotes && *r == '"') {
             r++;
             for (;;) {
                 if (!*r) {
-                    *bad = true; /* an unterminated quote */
+                    *bad = 1;
                     return n;
                 }
                 if (*r == '"' && r[1] == '"') {
@@ -304,81 +435,160 @@ static size_t split_csv(char *line, char **f, size_t max, bool *bad)
                     *w++ = *r++;
                 }
             }
+            if (*r && *r != sep) {
+                *bad = 2;
+                return n;
+            }
         } else {
-            while (*r && *r != ',')
+            while (*r && *r != sep)
                 *w++ = *r++;
         }
-        if (*r == ',') {
-            *w++ = 0;
-            r++;
-            continue;
+        if (*r != sep) {
+            *w = 0;
+            return n;
         }
-        *w = 0;
-        break;
+        *w++ = 0;
+        r++;
     }
-    return n;
 }
 
+#define MAX_COLUMNS 64
+static const char *const required[4] = {"canonical", "type", "id", "aliases"};
+
+/* TSV or CSV: '#' comments, then a header naming the columns (the first four
+ * are canonical, type, id, aliases; `flags` and `population` are read where
+ * the header puts them), then one entry per line with as many fields as the
+ * header. See gazetteers/README.md. */
 static int load_table(gazetteer *g, const char *path, bool csv, uint8_t prio, char *err,
                       size_t err_len)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, err_len, "%s: cannot open: %m", path);
+    FILE *f = open_list(path, err, err_len);
+    if (!f)
         return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
+    const char sep = csv ? ',' : '\t';
+    const char *sep_s = csv ? "," : "<TAB>", *seps = csv ? "commas" : "TABs";
+    char *line = NULL, *fl[MAX_COLUMNS];
+    size_t cap = 0, lineno = 0, ncols = 0;
+    int col_flags = -1, col_pop = -1, rc = 0;
+    id_set ids = {0};
     ssize_t got;
-    int rc = 0;
-    bool header = false;
+#define FAIL(...)                                                                            \
+    do {                                                                                     \
+        snprintf(err, err_len, __VA_ARGS__);                                                 \
+        rc = -1;                                                                             \
+        goto done;                                                                           \
+    } while (0)
     while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-            line[--got] = 0;
-        if (!got || line[0] == '#')
+        if (memchr(line, 0, (size_t)got))
+            FAIL("%s:%zu: a NUL byte: not a text file", path, lineno);
+        size_t len = (size_t)got;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        char *l = line;
+        if (lineno == 1 && len >= 3 && !memcmp(l, "\xEF\xBB\xBF", 3)) {
+            l += 3; /* a byte order mark */
+            len -= 3;
+        }
+        size_t bad_at = utf8_bad_at((const unsigned char *)l, len);
+        if (bad_at < len)
+            FAIL("%s:%zu: invalid UTF-8 at byte %zu of the line", path, lineno, bad_at + 1);
+        if (!len)
             continue;
-        if (!header) {
-            header = true;
-            if (!strncmp(line, "canonical", 9))
-                continue; /* the header line */
+        int bad = 0;
+        if (!ncols) {
+            if (l[0] == '#')
+                continue;
+            size_t n = split_fields(l, sep, csv, fl, MAX_COLUMNS, &bad);
+            bool ok = !bad && n >= 4 && n <= MAX_COLUMNS;
+            for (size_t k = 0; ok && k < 4; k++)
+                ok = !strcmp(fl[k], required[k]);
+            if (!ok)
+                FAIL("%s:%zu: expected the header line canonical%stype%sid%saliases (the first "
+                     "line that is not a '#' comment names the columns)",
+                     path, lineno, sep_s, sep_s, sep_s);
+            ncols = n;
+            for (size_t k = 4; k < n; k++) {
+                if (!strcmp(fl[k], "flags"))
+                    col_flags = (int)k;
+                else if (!strcmp(fl[k], "population"))
+                    col_pop = (int)k;
+            }
+            continue;
         }
-        char *fl[6] = {0};
-        bool bad = false;
-        size_t n = csv ? split_csv(line, fl, 6, &bad) : split_tsv(line, fl, 6);
-        if (bad || n < 2 || !*fl[0] || !valid_type(fl[1])) {
-            snprintf(err, err_len,
-                     "%s:%zu: %s", path, lineno,
-                     bad ? "an unterminated quote"
-                     : n < 2 || !*fl[0]
-                         ? "expected canonical, type[, id, aliases] separated by "
-                           "tabs (or commas in .csv)"
-                         : "the type must be PER, ORG, LOC or MISC");
-            rc = -1;
-            break;
+        bool comment = l[0] == '#';
+        size_t n = split_fields(l, sep, csv, fl, MAX_COLUMNS, &bad);
+        if (bad)
+            FAIL("%s:%zu: %s", path, lineno,
+                 bad == 1 ? "an unterminated quote (a quoted field ends on its line)"
+                          : "text after a closing quote (quote the whole field)");
+        if (n != ncols) {
+            if (comment)
+                continue; /* a comment after the header: tolerated */
+            FAIL("%s:%zu: %zu field%s, but the header has %zu (fields are separated by %s%s)",
+                 path, lineno, n, n == 1 ? "" : "s", ncols, seps,
+                 n == 1 ? "; this line has none" : "");
         }
-        bool amb = n > 4 && fl[4] && strstr(fl[4], "ambiguous");
-        uint32_t pop = n > 5 && fl[5] ? (uint32_t)strtoul(fl[5], NULL, 10) : 0;
-        if (gz_add(g, fl[0], fl[1], n > 2 ? fl[2] : NULL, n > 3 ? fl[3] : NULL, pop, amb,
-                   prio) != 0) {
-            snprintf(err, err_len, "%s:%zu: out of memory", path, lineno);
-            rc = -1;
-            break;
-        }
+        if (blank(fl[0]))
+            FAIL("%s:%zu: empty canonical name", path, lineno);
+        if (!valid_type(fl[1]))
+            FAIL("%s:%zu: type '%s' is not PER, ORG, LOC or MISC", path, lineno, fl[1]);
+        uint32_t first = *fl[2] ? id_find(&ids, g, fl[2]) : 0;
+        if (first)
+            FAIL("%s:%zu: id '%s' is already used on line %u (ids are unique within a file)",
+                 path, lineno, fl[2], first);
+        bool amb = col_flags >= 0 && strstr(fl[col_flags], "ambiguous");
+        uint32_t pop = col_pop >= 0 ? (uint32_t)strtoul(fl[col_pop], NULL, 10) : 0;
+        if (gz_add(g, fl[0], fl[1], fl[2], fl[3], pop, amb, prio) != 0 ||
+            (*fl[2] && id_add(&ids, fl[2], (uint32_t)(g->n - 1), (uint32_t)lineno) != 0))
+            FAIL("%s:%zu: out of memory", path, lineno);
     }
+    if (ferror(f))
+        FAIL("%s: read error after line %zu: %s", path, lineno, strerror(errno));
+    if (!ncols)
+        FAIL("%s: no header line (expected canonical%stype%sid%saliases; the file is empty or "
+             "holds only comments)",
+             path, sep_s, sep_s, sep_s);
+#undef FAIL
+done:
+    free(ids.v);
     free(line);
     fclose(f);
     return rc;
 }
 
+/* A growing '|'-joined alias list. */
+typedef struct alias_buf {
+    char *s;
+    size_t len, cap;
+} alias_buf;
+
+static int alias_add(alias_buf *b, const char *a)
+{
+    size_t l = strlen(a);
+    if (b->len + l + 2 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + l + 2)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s)
+            return -1;
+        b->s = s;
+        b->cap = cap;
+    }
+    if (b->len)
+        b->s[b->len++] = '|';
+    memcpy(b->s + b->len, a, l + 1);
+    b->len += l;
+    return 0;
+}
+
 /* YAML: a list of {canonical, type, id, aliases: [..]} */
 static int load_yaml(gazetteer *g, const char *path, uint8_t prio, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, err_len, "%s: cannot open: %m", path);
+    FILE *f = open_list(path, err, err_len);
+    if (!f)
         return -1;
-    }
     yaml_parser_t p;
     yaml_document_t d;
     yaml_parser_initialize(&p);
@@ -393,52 +603,75 @@ static int load_yaml(gazetteer *g, const char *path, uint8_t prio, char *err, si
     }
     yaml_node_t *root = yaml_document_get_root_node(&d);
     if (!root || root->type != YAML_SEQUENCE_NODE) {
-        snprintf(err, err_len, "%s:1:1: expected a list of entries {canonical, type, id, aliases}",
-                 path);
+        snprintf(err, err_len, "%s:%zu: expected a list of entries {canonical, type, id, aliases}",
+                 path, root ? root->start_mark.line + 1 : 1);
         rc = -1;
     }
+    id_set ids = {0};
+    alias_buf aliases = {0};
     for (yaml_node_item_t *it = rc ? NULL : root->data.sequence.items.start;
          it && it < root->data.sequence.items.top && rc == 0; it++) {
         yaml_node_t *e = yaml_document_get_node(&d, *it);
         const char *canon = NULL, *type = NULL, *id = NULL;
-        char aliases[8192] = "";
-        size_t al = 0;
+        size_t line = e->start_mark.line + 1, type_line = line;
+        aliases.len = 0;
+        if (aliases.s)
+            aliases.s[0] = 0;
         if (e->type != YAML_MAPPING_NODE) {
-            snprintf(err, err_len, "%s:%zu: an entry must be a mapping", path, e->start_mark.line + 1);
+            snprintf(err, err_len, "%s:%zu: an entry must be a mapping {canonical, type, id, aliases}",
+                     path, line);
             rc = -1;
             break;
         }
-        for (yaml_node_pair_t *pr = e->data.mapping.pairs.start; pr < e->data.mapping.pairs.top; pr++) {
+        for (yaml_node_pair_t *pr = e->data.mapping.pairs.start;
+             rc == 0 && pr < e->data.mapping.pairs.top; pr++) {
             yaml_node_t *k = yaml_document_get_node(&d, pr->key), *v = yaml_document_get_node(&d, pr->value);
             const char *ks = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
             if (v->type == YAML_SCALAR_NODE) {
                 const char *vs = (const char *)v->data.scalar.value;
                 if (!strcmp(ks, "canonical"))
                     canon = vs;
-                else if (!strcmp(ks, "type"))
+                else if (!strcmp(ks, "type")) {
                     type = vs;
-                else if (!strcmp(ks, "id"))
+                    type_line = v->start_mark.line + 1;
+                } else if (!strcmp(ks, "id"))
                     id = vs;
-                else if (!strcmp(ks, "aliases"))
-                    al += (size_t)snprintf(aliases + al, sizeof aliases - al, "%s%s", al ? "|" : "", vs);
+                else if (!strcmp(ks, "aliases") && *vs && alias_add(&aliases, vs) != 0)
+                    rc = -1;
             } else if (v->type == YAML_SEQUENCE_NODE && !strcmp(ks, "aliases")) {
-                for (yaml_node_item_t *a = v->data.sequence.items.start; a < v->data.sequence.items.top; a++) {
+                for (yaml_node_item_t *a = v->data.sequence.items.start;
+                     rc == 0 && a < v->data.sequence.items.top; a++) {
                     yaml_node_t *an = yaml_document_get_node(&d, *a);
-                    if (an->type == YAML_SCALAR_NODE && al < sizeof aliases - 1)
-                        al += (size_t)snprintf(aliases + al, sizeof aliases - al, "%s%s", al ? "|" : "",
-                                               (const char *)an->data.scalar.value);
+                    if (an->type == YAML_SCALAR_NODE && *an->data.scalar.value &&
+                        alias_add(&aliases, (const char *)an->data.scalar.value) != 0)
+                        rc = -1;
                 }
             }
         }
-        if (!canon || !type || !valid_type(type)) {
-            snprintf(err, err_len, "%s:%zu: an entry needs canonical and type (PER, ORG, LOC or MISC)",
-                     path, e->start_mark.line + 1);
-            rc = -1;
-        } else if (gz_add(g, canon, type, id, aliases, 0, false, prio) != 0) {
-            snprintf(err, err_len, "%s: out of memory", path);
-            rc = -1;
-        }
+        uint32_t first = 0;
+        if (rc != 0)
+            snprintf(err, err_len, "%s:%zu: out of memory", path, line);
+        else if (!canon || blank(canon))
+            snprintf(err, err_len, "%s:%zu: an entry needs a canonical name (a non-empty string)",
+                     path, line);
+        else if (!type)
+            snprintf(err, err_len, "%s:%zu: an entry needs a type (PER, ORG, LOC or MISC)", path,
+                     line);
+        else if (!valid_type(type))
+            snprintf(err, err_len, "%s:%zu: type '%s' is not PER, ORG, LOC or MISC", path,
+                     type_line, type);
+        else if (id && *id && (first = id_find(&ids, g, id)) != 0)
+            snprintf(err, err_len, "%s:%zu: id '%s' is already used on line %u (ids are unique "
+                     "within a file)", path, line, id, first);
+        else if (gz_add(g, canon, type, id, aliases.s, 0, false, prio) != 0 ||
+                 (id && *id && id_add(&ids, id, (uint32_t)(g->n - 1), (uint32_t)line) != 0))
+            snprintf(err, err_len, "%s:%zu: out of memory", path, line);
+        else
+            continue;
+        rc = -1;
     }
+    free(aliases.s);
+    free(ids.v);
     yaml_document_delete(&d);
     yaml_parser_delete(&p);
     fclose(f);
@@ -447,6 +680,10 @@ static int load_yaml(gazetteer *g, const char *path, uint8_t prio, char *err, si
 
 int gz_load(gazetteer *g, const char *path, char *err, size_t err_len)
 {
+    if (g->image) {
+        snprintf(err, err_len, "%s: the gazetteer is read-only (loaded from the cache)", path);
+        return -1;
+    }
     uint8_t prio = g->next_priority++;
     size_t n = strlen(path);
     if (n > 4 && !strcmp(path + n - 4, ".csv"))
@@ -455,3 +692,208 @@ int gz_load(gazetteer *g, const char *path, char *err, size_t err_len)
         return load_yaml(g, path, prio, err, err_len);
     return load_table(g, path, false, prio, err, err_len);
 }
+
+/* ---- the compiled image (the cache, gzcache.h) ---------------------------------------- *
+ *
+ * Native byte order; every section starts at a multiple of 8 bytes:
+ *   image_head
+ *   n image_entry                     strings as offsets into the string section
+ *   strings                           NUL-terminated: canonical, type, id per entry
+ *   slot_cap key_slot                 the hash table as it is in memory
+ *   keys                              the folded keys, NUL-terminated
+ *   n_by_shape uint32_t               the fuzzy index (gz_prepare)
+ */
+typedef struct image_head {
+    uint64_t n, slot_cap, used, keys_len, strings_len, n_by_shape, max_words, next_priority;
+} image_head;
+
+typedef struct image_entry {
+    uint32_t canonical, type, id; /* id: UINT32_MAX for none */
+    uint32_t population;
+    uint8_t ambiguous, priority, pad[2];
+} image_entry;
+
+#define NO_ID UINT32_MAX
+
+static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+/* Buffered writes through the caller's function. */
+typedef struct img_out {
+    gz_write_fn write;
+    void *ctx;
+    unsigned char buf[1 << 16];
+    size_t len;
+    int rc;
+} img_out;
+
+static void out_flush(img_out *o)
+{
+    if (o->len && o->rc == 0)
+        o->rc = o->write(o->ctx, o->buf, o->len);
+    o->len = 0;
+}
+
+static void out_put(img_out *o, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    while (n && o->rc == 0) {
+        if (o->len == sizeof o->buf)
+            out_flush(o);
+        size_t k = sizeof o->buf - o->len < n ? sizeof o->buf - o->len : n;
+        memcpy(o->buf + o->len, c, k);
+        o->len += k;
+        c += k;
+        n -= k;
+    }
+}
+
+static void out_pad(img_out *o, size_t written)
+{
+    static const unsigned char zero[8];
+    out_put(o, zero, pad8(written) - written);
+}
+
+int gz_write_image(const gazetteer *g, gz_write_fn write, void *ctx)
+{
+    if (!g->by_shape && g->used)
+        return -1; /* not prepared */
+    img_out *o = calloc(1, sizeof *o);
+    if (!o)
+        return -1;
+    o->write = write;
+    o->ctx = ctx;
+    uint64_t strings_len = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const gz_entry *e = &g->entries[i];
+        strings_len += strlen(e->canonical) + strlen(e->type) + 2 + (e->id ? strlen(e->id) + 1 : 0);
+    }
+    if (strings_len >= NO_ID) {
+        free(o);
+        return -1; /* offsets would not fit */
+    }
+    image_head h = {g->n, g->slot_cap, g->used, g->keys_len, strings_len, g->n_by_shape,
+                    g->max_words, g->next_priority};
+    out_put(o, &h, sizeof h);
+    uint32_t off = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const gz_entry *e = &g->entries[i];
+        image_entry ie = {0};
+        ie.canonical = off;
+        off += (uint32_t)strlen(e->canonical) + 1;
+        ie.type = off;
+        off += (uint32_t)strlen(e->type) + 1;
+        ie.id = NO_ID;
+        if (e->id) {
+            ie.id = off;
+            off += (uint32_t)strlen(e->id) + 1;
+        }
+        ie.population = e->population;
+        ie.ambiguous = e->ambiguous;
+        ie.priority = e->priority;
+        out_put(o, &ie, sizeof ie);
+    }
+    out_pad(o, g->n * sizeof(image_entry));
+    for (size_t i = 0; i < g->n; i++) {
+        const gz_entry *e = &g->entries[i];
+        out_put(o, e->canonical, strlen(e->canonical) + 1);
+        out_put(o, e->type, strlen(e->type) + 1);
+        if (e->id)
+            out_put(o, e->id, strlen(e->id) + 1);
+    }
+    out_pad(o, strings_len);
+    out_put(o, g->slots, g->slot_cap * sizeof *g->slots);
+    out_put(o, g->keys, g->keys_len);
+    out_pad(o, g->keys_len);
+    out_put(o, g->by_shape, g->n_by_shape * sizeof *g->by_shape);
+    out_pad(o, g->n_by_shape * sizeof *g->by_shape);
+    out_flush(o);
+    int rc = o->rc;
+    free(o);
+    return rc;
+}
+
+#define BAD(...)                                                                             \
+    do {                                                                                     \
+        snprintf(why, why_len, __VA_ARGS__);                                                 \
+        goto bad;                                                                            \
+    } while (0)
+
+gazetteer *gz_from_image(const void *img, size_t len, void *map, size_t map_len, char *why,
+                         size_t why_len)
+{
+    const unsigned char *p = img;
+    gazetteer *g = NULL;
+    image_head h;
+    if (((uintptr_t)img & 7) || len < sizeof h)
+        BAD("image too short or misaligned");
+    memcpy(&h, p, sizeof h);
+    /* every count is bounded by the length, so that the sums below cannot overflow */
+    if (h.n > len / sizeof(image_entry) || h.slot_cap > len / sizeof(key_slot) ||
+        h.keys_len > len || h.strings_len > len || h.n_by_shape > len / 4 ||
+        h.used > h.slot_cap || h.next_priority > 255 || h.max_words > h.keys_len + 1)
+        BAD("counts out of range");
+    size_t o_entries = sizeof h, o_strings = o_entries + pad8(h.n * sizeof(image_entry));
+    size_t o_slots = o_strings + pad8(h.strings_len), o_keys = o_slots + h.slot_cap * sizeof(key_slot);
+    size_t o_shape = o_keys + pad8(h.keys_len), end = o_shape + pad8(h.n_by_shape * 4);
+    if (end != len)
+        BAD("section sizes do not add up to the image size");
+    if (h.slot_cap & (h.slot_cap - 1) || (h.slot_cap && h.used >= h.slot_cap) ||
+        (!h.slot_cap && h.used))
+        BAD("bad hash table size");
+    const char *strings = (const char *)p + o_strings, *keys = (const char *)p + o_keys;
+    if ((h.strings_len && strings[h.strings_len - 1]) || (h.keys_len && keys[h.keys_len - 1]))
+        BAD("unterminated string");
+    const key_slot *slots = (const key_slot *)(p + o_slots);
+    size_t used = 0;
+    for (size_t i = 0; i < h.slot_cap; i++) {
+        if (!slots[i].hash)
+            continue;
+        used++;
+        if (slots[i].entry >= h.n || slots[i].key_off >= h.keys_len)
+            BAD("hash table slot out of range");
+    }
+    if (used != h.used)
+        BAD("hash table count");
+    const uint32_t *shape = (const uint32_t *)(p + o_shape);
+    for (size_t i = 0; i < h.n_by_shape; i++)
+        if (shape[i] >= h.slot_cap || !slots[shape[i]].hash)
+            BAD("fuzzy index out of range");
+    g = calloc(1, sizeof *g);
+    if (!g || !(g->entries = malloc((h.n ? h.n : 1) * sizeof *g->entries))) {
+        snprintf(why, why_len, "out of memory");
+        free(g);
+        return NULL;
+    }
+    g->image = img;
+    const image_entry *ie = (const image_entry *)(p + o_entries);
+    for (size_t i = 0; i < h.n; i++) {
+        image_entry e;
+        memcpy(&e, &ie[i], sizeof e);
+        if (e.canonical >= h.strings_len || e.type >= h.strings_len ||
+            (e.id != NO_ID && e.id >= h.strings_len))
+            BAD("entry string out of range");
+        g->entries[i] = (gz_entry){(char *)strings + e.canonical, (char *)strings + e.type,
+                                   e.id == NO_ID ? NULL : (char *)strings + e.id,
+                                   e.population, e.ambiguous, e.priority};
+    }
+    g->n = g->cap = h.n;
+    g->slots = (key_slot *)slots;
+    g->slot_cap = h.slot_cap;
+    g->used = h.used;
+    g->keys = (char *)keys;
+    g->keys_len = g->keys_cap = h.keys_len;
+    g->max_words = h.max_words;
+    g->next_priority = (uint8_t)h.next_priority;
+    g->by_shape = (uint32_t *)shape;
+    g->n_by_shape = h.n_by_shape;
+    g->map = map;
+    g->map_len = map_len;
+    return g;
+bad:
+    if (g) {
+        free(g->entries);
+        free(g);
+    }
+    return NULL;
+}
+#undef BAD

@@ -22,7 +22,11 @@ typedef struct gazetteer gazetteer;
 gazetteer *gz_new(void);
 void gz_free(gazetteer *g);
 /* Loads a file (.tsv, .csv, .yaml/.yml by extension); entries of later files
- * get a higher priority. On error returns -1 with "FILE:LINE: reason". */
+ * get a higher priority. On error returns -1 with "FILE:LINE: reason" (or
+ * "FILE: reason" when no line applies): a file that is not a regular file,
+ * not UTF-8 text, without the header line, a line with another number of
+ * fields than the header, an empty canonical name, an unknown type, an id
+ * used twice in the file; in YAML, what is not a list of mappings. */
 int gz_load(gazetteer *g, const char *path, char *err, size_t err_len);
 /* Adds one entry (aliases joined by '|'); returns 0 or -1 (out of memory). */
 int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id,
@@ -37,5 +41,18 @@ const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, size_t
                          size_t *dist);
 size_t gz_size(const gazetteer *g);
 size_t gz_max_words(const gazetteer *g);
+
+/* The compiled form, for the cache (gzcache.h). gz_write_image writes a
+ * prepared gazetteer as one image through `write` (which returns 0 or -1);
+ * gz_from_image uses such an image in place (strings, hash table and fuzzy
+ * index are not copied), after checking that every count and offset in it
+ * is in range, so that a damaged image is refused (NULL, the reason in why)
+ * and never read out of bounds. The image must stay valid until gz_free,
+ * which munmaps map/map_len when map is not NULL. A gazetteer from an image
+ * is read-only: gz_add and gz_load fail on it. */
+typedef int (*gz_write_fn)(void *ctx, const void *data, size_t len);
+int gz_write_image(const gazetteer *g, gz_write_fn write, void *ctx);
+gazetteer *gz_from_image(const void *img, size_t len, void *map, size_t map_len, char *why,
+                         size_t why_len);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <utf8proc.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -808,6 +809,14 @@ ner_model *ner_load_mem(const void *data, size_t len, const char *name, char *er
                         size_t errlen)
 {
     const uint8_t *d = data;
+    if (len == 0) {
+        seterr(err, errlen, "%s: an empty file, not a textmill NER model", name);
+        return NULL;
+    }
+    if (len < 12 && memcmp(d, "TMNER", len < 5 ? len : 5) == 0) {
+        seterr(err, errlen, "%s: truncated NER model (%zu bytes)", name, len);
+        return NULL;
+    }
     if (len < 12 || memcmp(d, "TMNER", 5) != 0) {
         seterr(err, errlen, "%s: not a textmill NER model (no TMNER magic)", name);
         return NULL;
@@ -916,27 +925,29 @@ ner_model *ner_load(const char *path, char *err, size_t errlen)
         seterr(err, errlen, "%s: cannot open NER model: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 20, len = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (len < cap)
-            break;
-        uint8_t *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
+    /* a regular file, read whole: not a directory, and not a device such as
+     * /dev/zero, which would be read until memory runs out */
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fileno(f), &st) != 0)
+        why = strerror(errno);
+    else if (S_ISDIR(st.st_mode))
+        why = "a directory, not a model file";
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    if (why) {
+        seterr(err, errlen, "%s: cannot read NER model: %s", path, why);
+        fclose(f);
+        return NULL;
     }
-    int rerr = ferror(f);
+    size_t len = (size_t)st.st_size;
+    uint8_t *buf = malloc(len ? len : 1);
+    size_t got = buf ? fread(buf, 1, len, f) : 0;
+    int rerr = ferror(f) ? errno : 0;
     fclose(f);
-    if (!buf || rerr) {
+    if (!buf || rerr || got != len) {
         seterr(err, errlen, "%s: cannot read NER model: %s", path,
-               buf ? strerror(EIO) : "out of memory");
+               !buf ? "out of memory" : rerr ? strerror(rerr) : "the file changed while read");
         free(buf);
         return NULL;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ner_impl.h"
 
@@ -17,6 +18,9 @@ struct ner_gaz {
     uint64_t *keys;
     size_t n, cap;
     size_t maxw[NER_NTYPES];
+    bool image; /* keys live in an image (ner_gaz_from_image): read-only */
+    void *map;
+    size_t map_len;
 };
 
 static uint64_t seq_start(int type)
@@ -39,7 +43,10 @@ void ner_gaz_free(ner_gaz *g)
 {
     if (!g)
         return;
-    free(g->keys);
+    if (!g->image)
+        free(g->keys);
+    if (g->map)
+        munmap(g->map, g->map_len);
     free(g);
 }
 
@@ -97,6 +104,8 @@ int ner_gaz_add(ner_gaz *g, int type, const char *name, size_t len)
 {
     if (type < 0 || type >= NER_NTYPES)
         return 0;
+    if (g->image)
+        return -1;
     ner_toks t = {0};
     if (ner_tokenize(name, len, &t) < 0)
         return -1;
@@ -293,4 +302,60 @@ int ner_gaz_match(const ner_gaz *g, const char *text, const ner_tok *toks, size_
     }
     free(lw);
     return 0;
+}
+
+/* The image: uint64_t n, cap, maxw[NER_NTYPES], then the cap keys of the
+ * hash table, in native byte order. */
+int ner_gaz_write_image(const ner_gaz *g, ner_gaz_write_fn write, void *ctx)
+{
+    uint64_t head[2 + NER_NTYPES] = {g->n, g->cap};
+    for (int t = 0; t < NER_NTYPES; t++)
+        head[2 + t] = g->maxw[t];
+    if (write(ctx, head, sizeof head) != 0)
+        return -1;
+    return g->cap ? write(ctx, g->keys, g->cap * sizeof *g->keys) : 0;
+}
+
+ner_gaz *ner_gaz_from_image(const void *img, size_t len, void *map, size_t map_len, char *why,
+                            size_t whylen)
+{
+    uint64_t head[2 + NER_NTYPES];
+    if (((uintptr_t)img & 7) || len < sizeof head) {
+        snprintf(why, whylen, "image too short or misaligned");
+        return NULL;
+    }
+    memcpy(head, img, sizeof head);
+    uint64_t n = head[0], cap = head[1];
+    const uint64_t *keys = (const uint64_t *)((const char *)img + sizeof head);
+    if (cap > (len - sizeof head) / 8 || sizeof head + cap * 8 != len || (cap & (cap - 1)) ||
+        (cap ? n >= cap : n != 0)) {
+        snprintf(why, whylen, "bad table size");
+        return NULL;
+    }
+    for (int t = 0; t < NER_NTYPES; t++)
+        if (head[2 + t] > MAX_WORDS) {
+            snprintf(why, whylen, "bad name length");
+            return NULL;
+        }
+    uint64_t used = 0;
+    for (uint64_t i = 0; i < cap; i++)
+        used += keys[i] != 0;
+    if (used != n) {
+        snprintf(why, whylen, "bad key count");
+        return NULL;
+    }
+    ner_gaz *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    g->keys = (uint64_t *)keys;
+    g->n = (size_t)n;
+    g->cap = (size_t)cap;
+    for (int t = 0; t < NER_NTYPES; t++)
+        g->maxw[t] = (size_t)head[2 + t];
+    g->image = true;
+    g->map = map;
+    g->map_len = map_len;
+    return g;
 }

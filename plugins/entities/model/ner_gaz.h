@@ -38,4 +38,15 @@ size_t ner_gaz_size(const ner_gaz *g);
 int ner_gaz_match(const ner_gaz *g, const char *text, const ner_tok *toks, size_t n,
                   uint32_t *bits);
 
+/* The compiled matcher as one image, for a cache: ner_gaz_write_image writes
+ * it through `write` (which returns 0 or -1); ner_gaz_from_image uses such an
+ * image in place after checking its sizes (NULL with the reason in why when
+ * they are not consistent). The image must stay valid until ner_gaz_free,
+ * which munmaps map/map_len when map is not NULL; the matcher is read-only
+ * (ner_gaz_add and ner_gaz_load fail on it). */
+typedef int (*ner_gaz_write_fn)(void *ctx, const void *data, size_t len);
+int ner_gaz_write_image(const ner_gaz *g, ner_gaz_write_fn write, void *ctx);
+ner_gaz *ner_gaz_from_image(const void *img, size_t len, void *map, size_t map_len, char *why,
+                            size_t whylen);
+
 #endif
