@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 typedef struct config {
     tm_strlist types, gazetteers;
@@ -341,7 +342,11 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
                 buf = g;
             }
             size_t kl = fold_name(t + a, b - a, buf);
-            const gz_entry *e = gz_lookup(s->gz, buf, kl);
+            bool longer = false;
+            const gz_entry *e = gz_probe(s->gz, buf, kl, &longer);
+            /* no key goes on from here past a space: stop extending (inside a
+             * word, "People" + "'s", the folded forms may still meet one) */
+            bool stop = !longer && j + 1 < n && tk[j + 1].start > tk[j].end;
             /* an entry for a common word needs more than one capital to
              * count; so does a base-list name that only folding made into
              * a common word ("As" is not "Ås") */
@@ -352,6 +357,8 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
                 best = e;
                 best_j = j;
             }
+            if (stop)
+                break;
         }
         if (best) {
             m[nm++] = (mention){tk[i].start, tk[best_j].end, type_index(best->type), 1.0, best, NULL, true};
@@ -592,6 +599,42 @@ static void unify_spellings(const char *t, mention *m, size_t nm)
     }
 }
 
+/* Fuzzy lookups of a batch, remembered: a document names a place many
+ * times, and a batch holds many documents on one story. */
+typedef struct memo_slot {
+    uint64_t hash; /* 0: empty */
+    const gz_entry *e;
+    uint32_t dist;
+} memo_slot;
+
+typedef struct fuzzy_memory {
+    memo_slot *v;
+    size_t cap, used;
+} fuzzy_memory;
+
+static const gz_entry *fuzzy_memo(fuzzy_memory *mm, const gazetteer *gz, const char *key, size_t kl,
+                                  int type, size_t maxd, size_t *dist)
+{
+    uint64_t h = XXH3_64bits_withSeed(key, kl, (uint64_t)type * 64 + maxd);
+    h = h ? h : 1;
+    if (!mm->v && (mm->v = calloc(4096, sizeof *mm->v)))
+        mm->cap = 4096;
+    size_t j = mm->v ? (size_t)h & (mm->cap - 1) : 0;
+    while (mm->v && mm->v[j].hash) {
+        if (mm->v[j].hash == h) {
+            *dist = mm->v[j].dist;
+            return mm->v[j].e;
+        }
+        j = (j + 1) & (mm->cap - 1);
+    }
+    const gz_entry *e = gz_fuzzy(gz, key, kl, type_names[type], maxd, dist);
+    if (mm->v && (mm->used + 1) * 2 <= mm->cap) { /* full: no more remembered */
+        mm->v[j] = (memo_slot){h, e, e ? (uint32_t)*dist : 0};
+        mm->used++;
+    }
+    return e;
+}
+
 static int process(void *st, tm_ctx *ctx, tm_batch *b)
 {
     state *s = st;
@@ -599,6 +642,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
     const config *c = s->cfg;
     ner_toks toks = {0};
     ner_work *w = s->model ? ner_work_new() : NULL;
+    fuzzy_memory memo = {0};
     int rc = TM_OK;
     for (size_t di = 0; di < b->n && rc == TM_OK; di++) {
         tm_doc *d = b->docs[di];
@@ -672,7 +716,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
         char key[1024];
         for (size_t k = ng; k < nm; k++) {
             size_t len = m[k].end - m[k].start;
-            if (len * 4 + 8 > sizeof key)
+            if (m[k].type < 0 || m[k].entry || len * 4 + 8 > sizeof key)
                 continue;
             size_t kl = fold_name(t + m[k].start, len, key);
             const gz_entry *e = gz_lookup(s->gz, key, kl);
@@ -682,8 +726,8 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
             }
             size_t maxd = (size_t)(c->fuzzy * (double)kl);
             size_t dist = 0;
-            if (maxd >= 1 && kl >= 5 && (e = gz_fuzzy(s->gz, key, kl, maxd, &dist)) &&
-                type_index(e->type) == m[k].type) {
+            if (maxd >= 1 && kl >= 5 &&
+                (e = fuzzy_memo(&memo, s->gz, key, kl, m[k].type, maxd, &dist))) {
                 m[k].entry = e;
                 m[k].score *= 1.0 - (double)dist / (double)kl;
             }
@@ -755,6 +799,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
     }
     ner_toks_free(&toks);
     ner_work_free(w);
+    free(memo.v);
     if (rc != TM_OK)
         h->error(ctx, "out of memory while tagging");
     return rc;

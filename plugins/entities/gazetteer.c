@@ -11,9 +11,17 @@
 #include <xxhash.h>
 #include <yaml.h>
 
+/* A slot's entry field: the best entry for the key, or NO_ENTRY for a key
+ * that is only the first words of longer keys; PREFIX is set when the key is
+ * the first words of a longer key ("united" of "united states"), so that the
+ * matcher stops extending a candidate as soon as no key can follow. */
+#define PREFIX 0x80000000u
+#define NO_ENTRY 0x7fffffffu
+#define ENTRY(x) ((x) & ~PREFIX)
+
 typedef struct key_slot {
     uint64_t hash; /* 0: empty */
-    uint32_t entry; /* best entry for this key */
+    uint32_t entry; /* best entry for this key (ENTRY()), and PREFIX */
     uint32_t key_off; /* the folded key in keys[] (for fuzzy matching and collisions) */
 } key_slot;
 
@@ -110,28 +118,21 @@ static key_slot *find(const gazetteer *g, const char *key, size_t len, uint64_t 
     return &g->slots[j];
 }
 
-static int add_key(gazetteer *g, const char *name, uint32_t entry)
+/* Puts folded key k[0, kl) in the table for entry (or NO_ENTRY|PREFIX: as
+ * the first words of a longer key). */
+static int put_key(gazetteer *g, const char *k, size_t kl, uint32_t entry)
 {
-    size_t n = strlen(name);
-    char *k = malloc(4 * n + 8);
-    if (!k)
+    if ((g->used + 1) * 4 > g->slot_cap * 3 && grow_slots(g) != 0)
         return -1;
-    size_t kl = fold_name(name, n, k);
-    if (kl == 0) {
-        free(k);
-        return 0;
-    }
-    if ((g->used + 1) * 4 > g->slot_cap * 3 && grow_slots(g) != 0) {
-        free(k);
-        return -1;
-    }
     uint64_t h = XXH3_64bits(k, kl);
     h = h ? h : 1;
     key_slot *s = find(g, k, kl, h);
     if (s->hash) {
-        if (better(&g->entries[entry], &g->entries[s->entry]))
-            s->entry = entry;
-        free(k);
+        uint32_t old = ENTRY(s->entry), prefix = (s->entry | entry) & PREFIX;
+        if (ENTRY(entry) != NO_ENTRY &&
+            (old == NO_ENTRY || better(&g->entries[ENTRY(entry)], &g->entries[old])))
+            old = ENTRY(entry);
+        s->entry = old | prefix;
         return 0;
     }
     if (g->keys_len + kl + 1 > g->keys_cap) {
@@ -139,26 +140,38 @@ static int add_key(gazetteer *g, const char *name, uint32_t entry)
         while (cap < g->keys_len + kl + 1)
             cap *= 2;
         char *nk = realloc(g->keys, cap);
-        if (!nk) {
-            free(k);
+        if (!nk)
             return -1;
-        }
         g->keys = nk;
         g->keys_cap = cap;
     }
-    memcpy(g->keys + g->keys_len, k, kl + 1);
+    memcpy(g->keys + g->keys_len, k, kl);
+    g->keys[g->keys_len + kl] = 0;
     s->hash = h;
     s->entry = entry;
     s->key_off = (uint32_t)g->keys_len;
     g->keys_len += kl + 1;
     g->used++;
-    size_t words = 1;
-    for (size_t i = 0; i < kl; i++)
-        words += k[i] == ' ';
-    if (words > g->max_words)
+    return 0;
+}
+
+static int add_key(gazetteer *g, const char *name, uint32_t entry)
+{
+    size_t n = strlen(name);
+    char *k = malloc(4 * n + 8);
+    if (!k)
+        return -1;
+    size_t kl = fold_name(name, n, k), words = 1;
+    int rc = kl ? put_key(g, k, kl, entry) : 0;
+    for (size_t i = 0; rc == 0 && i < kl; i++)
+        if (k[i] == ' ') {
+            words++;
+            rc = put_key(g, k, i, NO_ENTRY | PREFIX);
+        }
+    if (kl && words > g->max_words)
         g->max_words = words;
     free(k);
-    return 0;
+    return rc;
 }
 
 int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id,
@@ -205,17 +218,51 @@ const gz_entry *gz_lookup(const gazetteer *g, const char *key, size_t len)
         return NULL;
     uint64_t h = XXH3_64bits(key, len);
     key_slot *s = find(g, key, len, h ? h : 1);
-    return s->hash ? &g->entries[s->entry] : NULL;
+    return s->hash && ENTRY(s->entry) != NO_ENTRY ? &g->entries[ENTRY(s->entry)] : NULL;
+}
+
+const gz_entry *gz_probe(const gazetteer *g, const char *key, size_t len, bool *longer)
+{
+    *longer = false;
+    if (!g->slot_cap || !len)
+        return NULL;
+    uint64_t h = XXH3_64bits(key, len);
+    key_slot *s = find(g, key, len, h ? h : 1);
+    if (!s->hash)
+        return NULL;
+    *longer = (s->entry & PREFIX) != 0;
+    return ENTRY(s->entry) != NO_ENTRY ? &g->entries[ENTRY(s->entry)] : NULL;
 }
 
 static const gazetteer *sort_g; /* qsort has no context argument; built once, single-threaded */
 
+static int type_rank(const char *t)
+{
+    return t[0] == 'P' ? 0 : t[0] == 'O' ? 1 : t[0] == 'L' ? 2 : 3;
+}
+
+static size_t words_of(const char *k)
+{
+    size_t w = 1;
+    for (; *k; k++)
+        w += *k == ' ';
+    return w;
+}
+
+/* The fuzzy index's order: type, first byte, number of words, length. */
 static int cmp_shape(const void *a, const void *b)
 {
-    const char *x = key_at(sort_g, sort_g->slots[*(const uint32_t *)a].key_off);
-    const char *y = key_at(sort_g, sort_g->slots[*(const uint32_t *)b].key_off);
+    const key_slot *sa = &sort_g->slots[*(const uint32_t *)a], *sb = &sort_g->slots[*(const uint32_t *)b];
+    int ta = type_rank(sort_g->entries[ENTRY(sa->entry)].type);
+    int tb = type_rank(sort_g->entries[ENTRY(sb->entry)].type);
+    if (ta != tb)
+        return ta - tb;
+    const char *x = key_at(sort_g, sa->key_off), *y = key_at(sort_g, sb->key_off);
     if (x[0] != y[0])
         return (unsigned char)x[0] - (unsigned char)y[0];
+    size_t wx = words_of(x), wy = words_of(y);
+    if (wx != wy)
+        return wx < wy ? -1 : 1;
     size_t lx = strlen(x), ly = strlen(y);
     return lx < ly ? -1 : lx > ly;
 }
@@ -230,24 +277,46 @@ int gz_prepare(gazetteer *g)
         return -1;
     g->n_by_shape = 0;
     for (size_t i = 0; i < g->slot_cap; i++)
-        if (g->slots[i].hash)
+        if (g->slots[i].hash && ENTRY(g->slots[i].entry) != NO_ENTRY)
             g->by_shape[g->n_by_shape++] = (uint32_t)i;
     sort_g = g;
     qsort(g->by_shape, g->n_by_shape, sizeof *g->by_shape, cmp_shape);
     return 0;
 }
 
-const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, size_t max_dist,
-                         size_t *dist)
+/* Where the slot's key stands against (type, first byte, words, length). */
+static int shape_vs(const gazetteer *g, uint32_t slot, int type, unsigned char c, size_t words,
+                    size_t len)
 {
-    /* only keys with the same first letter and a length within max_dist can
-     * be that close: find that range by binary search */
+    const key_slot *sl = &g->slots[slot];
+    int t = type_rank(g->entries[ENTRY(sl->entry)].type);
+    if (t != type)
+        return t < type ? -1 : 1;
+    const char *k = key_at(g, sl->key_off);
+    if ((unsigned char)k[0] != c)
+        return (unsigned char)k[0] < c ? -1 : 1;
+    size_t w = words_of(k);
+    if (w != words)
+        return w < words ? -1 : 1;
+    size_t l = strlen(k);
+    return l < len ? -1 : l > len;
+}
+
+const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, const char *type,
+                         size_t max_dist, size_t *dist)
+{
+    /* only keys of the type, with the same first letter and number of words,
+     * and a length within max_dist can be that close: find them by binary
+     * search in the index */
+    if (!len || !g->n_by_shape)
+        return NULL;
+    int t = type_rank(type);
+    unsigned char c = (unsigned char)key[0];
+    size_t words = words_of(key), from = len > max_dist ? len - max_dist : 0;
     size_t lo = 0, hi = g->n_by_shape;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const char *k = key_at(g, g->slots[g->by_shape[mid]].key_off);
-        if ((unsigned char)k[0] < (unsigned char)key[0] ||
-            (k[0] == key[0] && strlen(k) + max_dist < len))
+        if (shape_vs(g, g->by_shape[mid], t, c, words, from) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -256,12 +325,11 @@ const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, size_t
     size_t best_d = max_dist + 1;
     for (size_t i = lo; i < g->n_by_shape; i++) {
         const key_slot *sl = &g->slots[g->by_shape[i]];
-        const char *k = key_at(g, sl->key_off);
-        size_t kl = strlen(k);
-        if (k[0] != key[0] || kl > len + max_dist)
+        if (shape_vs(g, g->by_shape[i], t, c, words, len + max_dist) > 0)
             break;
-        size_t d = fold_distance(key, len, k, kl, max_dist);
-        const gz_entry *e = &g->entries[sl->entry];
+        const char *k = key_at(g, sl->key_off);
+        size_t d = fold_distance(key, len, k, strlen(k), max_dist);
+        const gz_entry *e = &g->entries[ENTRY(sl->entry)];
         if (d < best_d || (d == best_d && best && better(e, best))) {
             best_d = d;
             best = e;
@@ -849,14 +917,16 @@ gazetteer *gz_from_image(const void *img, size_t len, void *map, size_t map_len,
         if (!slots[i].hash)
             continue;
         used++;
-        if (slots[i].entry >= h.n || slots[i].key_off >= h.keys_len)
+        if ((ENTRY(slots[i].entry) >= h.n && ENTRY(slots[i].entry) != NO_ENTRY) ||
+            slots[i].key_off >= h.keys_len)
             BAD("hash table slot out of range");
     }
     if (used != h.used)
         BAD("hash table count");
     const uint32_t *shape = (const uint32_t *)(p + o_shape);
     for (size_t i = 0; i < h.n_by_shape; i++)
-        if (shape[i] >= h.slot_cap || !slots[shape[i]].hash)
+        if (shape[i] >= h.slot_cap || !slots[shape[i]].hash ||
+            ENTRY(slots[shape[i]].entry) == NO_ENTRY)
             BAD("fuzzy index out of range");
     g = calloc(1, sizeof *g);
     if (!g || !(g->entries = malloc((h.n ? h.n : 1) * sizeof *g->entries))) {

@@ -35,10 +35,14 @@ int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id
 const gz_entry *gz_lookup(const gazetteer *g, const char *key, size_t len);
 /* Builds the index gz_fuzzy uses; call after the last gz_load/gz_add. */
 int gz_prepare(gazetteer *g);
-/* The best entry whose folded key is within max_dist edits of key (same
- * first letter), with its distance; NULL if none. Thread-safe once prepared. */
-const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, size_t max_dist,
-                         size_t *dist);
+/* gz_lookup, and whether longer keys start with this one and a space
+ * (*longer): a matcher extends a candidate only while that is so. */
+const gz_entry *gz_probe(const gazetteer *g, const char *key, size_t len, bool *longer);
+/* The best entry of the type whose folded key is within max_dist edits of
+ * key, with the same first letter and number of words, and its distance;
+ * NULL if none. Thread-safe once prepared. */
+const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, const char *type,
+                         size_t max_dist, size_t *dist);
 size_t gz_size(const gazetteer *g);
 size_t gz_max_words(const gazetteer *g);
 
