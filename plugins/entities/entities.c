@@ -294,8 +294,11 @@ static bool wordlike(const char *t, size_t n)
         return false;
     if (c < 0x80)
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    /* U+2000..U+206F (dashes, quotes) and U+00A0..U+00BF (symbols) are not */
+    /* U+2000..U+206F (dashes, quotes), U+00A0..U+00BF (symbols) and U+FFFD
+     * (what invalid bytes became) are not */
     if (c == 0xE2 && n >= 2 && (unsigned char)t[1] == 0x80)
+        return false;
+    if (c == 0xEF && n >= 3 && (unsigned char)t[1] == 0xBF && (unsigned char)t[2] == 0xBD)
         return false;
     if (c == 0xC2)
         return false;
@@ -477,48 +480,99 @@ static bool is_alnum_at(const char *t, size_t len, size_t i)
  * mention covers, on word boundaries, becomes a mention of the same type
  * (and the same canonical). Where the model gave one string several types,
  * the type with the most confidence in the document wins. */
+typedef struct name_ref {
+    uint64_t hash; /* of the mention's text */
+    size_t k;      /* its index */
+} name_ref;
+
+static int cmp_name_ref(const void *a, const void *b)
+{
+    const name_ref *x = a, *y = b;
+    return x->hash != y->hash ? (x->hash < y->hash ? -1 : 1) : (x->k < y->k ? -1 : x->k > y->k);
+}
+
+static void mark(uint8_t *bits, size_t a, size_t b)
+{
+    for (size_t i = a; i < b; i++)
+        bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+}
+
+static bool marked(const uint8_t *bits, size_t a, size_t b)
+{
+    for (size_t i = a; i < b; i++)
+        if (bits[i >> 3] & (1u << (i & 7)))
+            return true;
+    return false;
+}
+
 static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t nm, size_t cap)
 {
-    size_t base = nm;
-    if (len > (8u << 20))
+    size_t base = nm, nr = 0;
+    if (len > (8u << 20) || !base)
         return nm; /* very long texts: not worth a search per name */
-    for (size_t k = 0; k < base && k < 2000; k++) {
-        if (m[k].type < 0 || m[k].score < s->cfg->min_score)
+    name_ref *r = malloc(base * sizeof *r);
+    uint8_t *covered = calloc(len / 8 + 1, 1);
+    if (!r || !covered) {
+        free(r), free(covered);
+        return nm;
+    }
+    for (size_t k = 0; k < base; k++) {
+        if (m[k].type < 0)
             continue;
-        size_t ml = m[k].end - m[k].start;
-        if (ml < 3)
-            continue;
-        /* the type this string has most confidently in the document */
+        if (m[k].score >= s->cfg->min_score)
+            mark(covered, m[k].start, m[k].end);
+        if (m[k].end - m[k].start >= 3)
+            r[nr++] = (name_ref){XXH3_64bits(t + m[k].start, m[k].end - m[k].start), k};
+    }
+    /* the mentions of each name together, in text order */
+    qsort(r, nr, sizeof *r, cmp_name_ref);
+    for (size_t g = 0; g < nr;) {
+        size_t e = g + 1;
+        while (e < nr && r[e].hash == r[g].hash)
+            e++;
+        size_t k0 = r[g].k, ml = m[k0].end - m[k0].start;
+        /* the type this name has most confidently in the document, and its
+         * surest sighting; a hash collision between two names is told
+         * apart by comparing the text (the group then counts only k0's) */
         double best[4] = {0}, top = 0;
-        for (size_t j = 0; j < base; j++)
-            if (m[j].type >= 0 && m[j].end - m[j].start == ml &&
-                !memcmp(t + m[j].start, t + m[k].start, ml)) {
-                best[m[j].type] += m[j].score;
-                top = m[j].score > top ? m[j].score : top;
-            }
-        int type = m[k].type;
+        size_t src = SIZE_MAX;
+        for (size_t q = g; q < e; q++) {
+            const mention *x = &m[r[q].k];
+            if (x->end - x->start != ml || memcmp(t + x->start, t + m[k0].start, ml))
+                continue;
+            best[x->type] += x->score;
+            if (x->score > top)
+                top = x->score;
+            if (src == SIZE_MAX && x->score >= s->cfg->min_score)
+                src = r[q].k;
+        }
+        if (src == SIZE_MAX) {
+            g = e;
+            continue; /* never confident */
+        }
+        int type = m[src].type;
         for (int q = 0; q < 4; q++)
             if (best[q] > best[type])
                 type = q;
-        for (size_t j = 0; j < base; j++)
-            if (m[j].end - m[j].start == ml && !memcmp(t + m[j].start, t + m[k].start, ml) &&
-                m[j].type >= 0 && !m[j].from_gaz)
-                m[j].type = type;
-        for (const char *p = t; nm < cap && (p = memmem(p, len - (size_t)(p - t), t + m[k].start, ml));
+        for (size_t q = g; q < e; q++) {
+            mention *x = &m[r[q].k];
+            if (!x->from_gaz && x->end - x->start == ml && !memcmp(t + x->start, t + m[k0].start, ml))
+                x->type = type;
+        }
+        for (const char *p = t; nm < cap && (p = memmem(p, len - (size_t)(p - t), t + m[src].start, ml));
              p++) {
             size_t a = (size_t)(p - t), b = a + ml;
-            if ((a > 0 && is_alnum_at(t, len, a - 1)) || is_alnum_at(t, len, b))
-                continue;
-            bool covered = false;
-            for (size_t j = 0; j < nm && !covered; j++)
-                covered = m[j].type >= 0 && m[j].score >= s->cfg->min_score && m[j].start < b &&
-                          a < m[j].end;
-            if (covered)
+            if ((a > 0 && is_alnum_at(t, len, a - 1)) || is_alnum_at(t, len, b) || marked(covered, a, b))
                 continue;
             /* as sure as the surest sighting of the name, a little less */
-            m[nm++] = (mention){a, b, type, top * 0.9, m[k].entry, NULL, m[k].from_gaz};
+            m[nm++] = (mention){a, b, type, top * 0.9, m[src].entry, NULL, m[src].from_gaz};
+            if (top * 0.9 >= s->cfg->min_score)
+                mark(covered, a, b);
         }
+        g = e;
     }
+    free(r);
+    free(covered);
     return nm;
 }
 
