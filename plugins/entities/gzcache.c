@@ -359,32 +359,76 @@ static int cache_write(const char *dir, const char *path, int kind, const cache_
 static int gz_image(const void *obj, writer *w) { return gz_write_image(obj, write_fn, w); }
 static int ner_image(const void *obj, writer *w) { return ner_gaz_write_image(obj, write_fn, w); }
 
+static void *gz_open(const void *img, size_t len, void *map, size_t map_len, char *why, size_t n)
+{
+    return gz_from_image(img, len, map, map_len, why, n);
+}
+
+static void *ner_open(const void *img, size_t len, void *map, size_t map_len, char *why, size_t n)
+{
+    return ner_gaz_from_image(img, len, map, map_len, why, n);
+}
+
+/* What the two kinds of cached object differ in. */
+typedef struct kind_ops {
+    int kind;
+    void *(*open)(const void *img, size_t len, void *map, size_t map_len, char *why, size_t n);
+    int (*image)(const void *obj, writer *w);
+} kind_ops;
+
+static const kind_ops gz_ops = {KIND_GAZETTEER, gz_open, gz_image};
+static const kind_ops ner_ops = {KIND_NER_GAZ, ner_open, ner_image};
+
+/* The cached object for these lists, or NULL (then *keyed says whether the
+ * cache can take the object built instead, under key *k). */
+static void *cache_get(const kind_ops *ops, const char *const *paths, size_t n,
+                       const char *cache_dir, gzc_info *info, cache_key *k, bool *keyed)
+{
+    memset(info, 0, sizeof *info);
+    *keyed = cache_dir && n &&
+             cache_path(info->file, sizeof info->file, cache_dir, ops->kind, paths, n) == 0 &&
+             make_key(k, ops->kind, paths, n) == 0;
+    if (!*keyed)
+        return NULL;
+    void *map;
+    size_t map_len, len;
+    const void *img = cache_map(info->file, ops->kind, k, &map, &map_len, &len, info->note,
+                                sizeof info->note);
+    if (!img)
+        return NULL;
+    char why[256];
+    void *obj = ops->open(img, len, map, map_len, why, sizeof why);
+    if (obj) {
+        info->hit = true;
+        return obj;
+    }
+    munmap(map, map_len);
+    snprintf(info->note, sizeof info->note, "%s: damaged (%s)", info->file, why);
+    return NULL;
+}
+
+/* Writes the object just built to the cache, if it can take it. */
+static void cache_put(const kind_ops *ops, const char *cache_dir, gzc_info *info,
+                      const cache_key *k, bool keyed, const void *obj)
+{
+    char note[sizeof info->note];
+    if (!keyed)
+        return;
+    if (cache_write(cache_dir, info->file, ops->kind, k, ops->image, obj, note, sizeof note) == 0)
+        info->written = true;
+    else
+        snprintf(info->note, sizeof info->note, "%s", note);
+}
+
 gazetteer *gzc_gazetteer(const char *const *paths, size_t n, const char *cache_dir,
                          gzc_info *info, char *err, size_t errlen, size_t *failed)
 {
-    memset(info, 0, sizeof *info);
     cache_key k;
-    bool keyed = cache_dir && n && cache_path(info->file, sizeof info->file, cache_dir,
-                                               KIND_GAZETTEER, paths, n) == 0 &&
-                 make_key(&k, KIND_GAZETTEER, paths, n) == 0;
-    if (keyed) {
-        void *map;
-        size_t map_len, len;
-        const void *img = cache_map(info->file, KIND_GAZETTEER, &k, &map, &map_len, &len,
-                                    info->note, sizeof info->note);
-        if (img) {
-            char why[256];
-            gazetteer *g = gz_from_image(img, len, map, map_len, why, sizeof why);
-            if (g) {
-                info->hit = true;
-                return g;
-            }
-            munmap(map, map_len);
-            snprintf(info->note, sizeof info->note, "%s: damaged (%s)", info->file, why);
-        }
-    }
-    gazetteer *g = gz_new();
-    if (!g) {
+    bool keyed;
+    gazetteer *g = cache_get(&gz_ops, paths, n, cache_dir, info, &k, &keyed);
+    if (g)
+        return g;
+    if (!(g = gz_new())) {
         snprintf(err, errlen, "out of memory");
         *failed = n;
         return NULL;
@@ -402,43 +446,19 @@ gazetteer *gzc_gazetteer(const char *const *paths, size_t n, const char *cache_d
         *failed = n;
         return NULL;
     }
-    if (keyed) {
-        char note[sizeof info->note];
-        if (cache_write(cache_dir, info->file, KIND_GAZETTEER, &k, gz_image, g, note,
-                        sizeof note) == 0)
-            info->written = true;
-        else
-            snprintf(info->note, sizeof info->note, "%s", note);
-    }
+    cache_put(&gz_ops, cache_dir, info, &k, keyed, g);
     return g;
 }
 
 ner_gaz *gzc_ner_gaz(const char *const *paths, size_t n, const char *cache_dir, gzc_info *info,
                      char *err, size_t errlen)
 {
-    memset(info, 0, sizeof *info);
     cache_key k;
-    bool keyed = cache_dir && n && cache_path(info->file, sizeof info->file, cache_dir,
-                                               KIND_NER_GAZ, paths, n) == 0 &&
-                 make_key(&k, KIND_NER_GAZ, paths, n) == 0;
-    if (keyed) {
-        void *map;
-        size_t map_len, len;
-        const void *img = cache_map(info->file, KIND_NER_GAZ, &k, &map, &map_len, &len,
-                                    info->note, sizeof info->note);
-        if (img) {
-            char why[256];
-            ner_gaz *g = ner_gaz_from_image(img, len, map, map_len, why, sizeof why);
-            if (g) {
-                info->hit = true;
-                return g;
-            }
-            munmap(map, map_len);
-            snprintf(info->note, sizeof info->note, "%s: damaged (%s)", info->file, why);
-        }
-    }
-    ner_gaz *g = ner_gaz_new();
-    if (!g) {
+    bool keyed;
+    ner_gaz *g = cache_get(&ner_ops, paths, n, cache_dir, info, &k, &keyed);
+    if (g)
+        return g;
+    if (!(g = ner_gaz_new())) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -449,13 +469,6 @@ ner_gaz *gzc_ner_gaz(const char *const *paths, size_t n, const char *cache_dir, 
             return NULL;
         }
     }
-    if (keyed) {
-        char note[sizeof info->note];
-        if (cache_write(cache_dir, info->file, KIND_NER_GAZ, &k, ner_image, g, note,
-                        sizeof note) == 0)
-            info->written = true;
-        else
-            snprintf(info->note, sizeof info->note, "%s", note);
-    }
+    cache_put(&ner_ops, cache_dir, info, &k, keyed, g);
     return g;
 }
