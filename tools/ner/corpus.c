@@ -68,6 +68,7 @@ static void add_sentence(corpus *c, raw_tok *t, size_t n, uint16_t file, ner_tok
     s->first_orig = (uint32_t)c->n_orig;
     s->n_orig = (uint32_t)n;
     s->file = file;
+    s->doc = (uint32_t)(c->n_docs ? c->n_docs - 1 : 0);
     for (size_t i = 0; i < n; i++) {
         GROW(c->orig_gold, c->n_orig, c->cap_orig, 4096);
         c->orig_off = realloc(c->orig_off, c->cap_orig * sizeof *c->orig_off);
@@ -184,6 +185,9 @@ int corpus_add_file(corpus *c, const char *path, bool force_partial, char *err, 
     ssize_t ll;
     ner_toks tk = {0};
     int rc = 0;
+    size_t first_sent = c->n_sents;
+    bool docs = false;
+    c->n_docs++; /* sentences before any "# doc" line */
     while ((ll = getline(&line, &lcap, f)) >= 0) {
         lineno++;
         while (ll > 0 && (line[ll - 1] == '\n' || line[ll - 1] == '\r'))
@@ -197,6 +201,12 @@ int corpus_add_file(corpus *c, const char *path, bool force_partial, char *err, 
             for (size_t k = 0; k < nt; k++)
                 free(toks[k].s);
             nt = 0;
+            if (ll >= 6 && !memcmp(line, "# doc ", 6)) {
+                docs = true;
+                /* a new document, unless the current one is still empty */
+                if (c->n_sents > first_sent && c->sents[c->n_sents - 1].doc == c->n_docs - 1)
+                    c->n_docs++;
+            }
             continue;
         }
         if (!tab) {
@@ -234,6 +244,12 @@ int corpus_add_file(corpus *c, const char *path, bool force_partial, char *err, 
         add_sentence(c, toks, nt, fi, &tk);
         cf->n_sentences += nt > 0;
     }
+    if (!docs) {
+        c->n_docs--;
+        for (size_t k = first_sent; k < c->n_sents; k++)
+            c->sents[k].doc = (uint32_t)c->n_docs++;
+    } else if (!(c->n_sents > first_sent && c->sents[c->n_sents - 1].doc == c->n_docs - 1))
+        c->n_docs--; /* the last document stayed empty */
     for (size_t k = 0; k < nt; k++)
         free(toks[k].s);
     free(toks);

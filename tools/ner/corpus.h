@@ -28,6 +28,7 @@ typedef struct piece {
 typedef struct sentence {
     uint32_t first_piece, n_pieces;
     uint32_t first_orig, n_orig;
+    uint32_t doc; /* document index: the sentences of one document are contiguous */
     uint16_t file;
 } sentence;
 
@@ -50,9 +51,12 @@ typedef struct corpus {
     size_t n_sents, cap_sents;
     corpus_file *files;
     size_t n_files;
+    size_t n_docs;
 } corpus;
 
-/* Appends a .bio file. A file with fewer than 3% MISC entities is taken not
+/* Appends a .bio file. Its "# doc" lines separate documents; in a file
+ * without them every sentence is a document of its own (tweets, CrossNER's
+ * sentences from different articles). A file with fewer than 3% MISC entities is taken not
  * to annotate MISC: partial_misc (its O tokens may hide MISC); force_partial
  * marks it so whatever it holds. Returns 0 or -1 with err set. */
 int corpus_add_file(corpus *c, const char *path, bool force_partial, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /* textmill-ner-eval: scores a NER model on .bio files through the tagger's
- * public API (ner_tag_ws), the path the entities stage uses, and measures
- * tagging speed.
+ * public API (ner_tag_ws), the path the entities stage uses, one document
+ * per call (a "# doc" block; a sentence in files without them), and
+ * measures tagging speed.
  *
  *   textmill-ner-eval [--gaz TYPE=FILE]... [--min-f1 FILE=F1]... [--dump OUT] MODEL FILES...
  *   textmill-ner-eval --bench TEXTFILE [--repeat N] MODEL
@@ -265,10 +266,20 @@ int main(int argc, char **argv)
             fprintf(stderr, "textmill-ner-eval: out of memory\n");
             return 2;
         }
+        /* one call per document, as the stage tags one document at a time */
         double t0 = now();
-        if (ner_tag_ws(m, w, c.text, tk, c.n_pieces, g ? bits : NULL, lab, NULL) < 0) {
-            fprintf(stderr, "textmill-ner-eval: out of memory\n");
-            return 2;
+        for (size_t s = 0; s < c.n_sents;) {
+            size_t e = s + 1;
+            while (e < c.n_sents && c.sents[e].doc == c.sents[s].doc)
+                e++;
+            size_t p0 = c.sents[s].first_piece;
+            size_t p1 = c.sents[e - 1].first_piece + c.sents[e - 1].n_pieces;
+            if (ner_tag_ws(m, w, c.text, tk + p0, p1 - p0, g ? bits + p0 : NULL, lab + p0,
+                           NULL) < 0) {
+                fprintf(stderr, "textmill-ner-eval: out of memory\n");
+                return 2;
+            }
+            s = e;
         }
         total_time += now() - t0;
         total_tokens += c.n_pieces;

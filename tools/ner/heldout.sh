@@ -20,17 +20,18 @@ awk -v b="$TMP/wikigold.heldout.bio" '
 TEST=("$DATA/uner_en_ewt.test.bio" "$TMP/wikigold.heldout.bio"
   "$DATA"/crossner_{politics,science,music,literature,ai}.test.bio
   "$DATA/btc.test.bio" "$DATA/wnut17.test.bio" "$DATA/sec_fin.test.bio")
-# The bars sit about 3 points below what the committed model achieves (see
-# plugins/entities/model/README.md): retraining noise passes, a broken
-# tokenizer, feature or decoder change does not.
+# The bars sit about 3-4 points below what the committed model achieves
+# (see plugins/entities/model/README.md: 68.9/78.7 without bits, 69.1/79.9
+# with): retraining noise passes, a broken tokenizer, feature, lexicon or
+# decoder change does not.
 status=0
 echo "== without gazetteer bits"
-"$EVAL" --min-f1 uner_en_ewt.test.bio=62 --min-f1 crossner_politics.test.bio=75 \
+"$EVAL" --min-f1 uner_en_ewt.test.bio=65 --min-f1 crossner_politics.test.bio=75 \
   "$MODEL" "${TEST[@]}" || status=1
 if [ -n "$GAZDIR" ] && [ -f "$GAZDIR/geonames.tsv" ] && [ -f "$GAZDIR/demonyms.tsv" ]; then
   echo "== with gazetteer bits ($GAZDIR)"
   "$EVAL" --gaz "$GAZDIR/geonames.tsv" --gaz "$GAZDIR/demonyms.tsv" \
-    --min-f1 uner_en_ewt.test.bio=63 --min-f1 crossner_politics.test.bio=76 \
+    --min-f1 uner_en_ewt.test.bio=66 --min-f1 crossner_politics.test.bio=76 \
     "$MODEL" "${TEST[@]}" || status=1
 fi
 exit $status

@@ -9,6 +9,8 @@
 # learns to use: LOC names from geonames.tsv and MISC demonyms from
 # demonyms.tsv, matched by ner_gaz (model/ner_gaz.h). Half of the training
 # sentences are seen without them, so the model also works without bits.
+# The MISC list also lets the trainer unlabel nationalities that the files
+# without MISC tag as LOC or ORG (see the model README).
 #
 # Two trainings, both deterministic (fixed seed, one thread):
 #   1. validation: the training files minus a dev part (the last 96 of the 318

@@ -121,12 +121,205 @@ static size_t upper_copy(const char *s, size_t n, char *out)
     return o;
 }
 
+/* What ner_doc_finish() sets, per corpus piece, and the lexicon class. */
+typedef struct docinfo {
+    uint64_t acr_lw, agg[4];
+    uint8_t lex, doc, acr, has_acr;
+} docinfo;
+
+/* ------------------------------------------------------------------------
+ * The lexicon (ner_impl.h): how the training text writes each word. A
+ * training piece gets its word's class as counted in the other nine tenths
+ * of the documents (jackknifing), so that a word is as often "unseen" or
+ * "seen once" in training as it will be in new text; the model stores the
+ * classes counted over everything. */
+
+#define LEX_FOLDS 10
+#define LEX_NC (3 + NER_NTYPES)
+
+typedef struct lexicon {
+    uint64_t *keys; /* lower-cased word | 1; 0: empty */
+    uint32_t *idx;  /* per slot: the word's index */
+    uint32_t *cnt;  /* per word: LEX_FOLDS x LEX_NC counts: lower case, capitalised,
+                       elsewhere (sentence start, headline); in an entity of each
+                       type */
+    size_t mask, n, cap;
+} lexicon;
+
+static size_t lex_slot(const lexicon *lx, uint64_t lw)
+{
+    uint64_t key = lw | 1;
+    size_t j = (size_t)(key >> 24) & lx->mask;
+    while (lx->keys[j] && lx->keys[j] != key)
+        j = (j + 1) & lx->mask;
+    return j;
+}
+
+static void lex_build(lexicon *lx, const corpus *c)
+{
+    size_t slots = 1024;
+    while (slots < 2 * c->n_pieces)
+        slots *= 2;
+    lx->keys = xcalloc(slots, sizeof *lx->keys);
+    lx->idx = xcalloc(slots, sizeof *lx->idx);
+    lx->mask = slots - 1;
+    lx->n = 0;
+    lx->cap = 0;
+    lx->cnt = NULL;
+    ner_tinfo *ti = NULL;
+    size_t cap = 0;
+    for (size_t si = 0; si < c->n_sents; si++) {
+        const sentence *s = &c->sents[si];
+        const piece *pc = c->pieces + s->first_piece;
+        size_t n = s->n_pieces;
+        if (n > cap) {
+            cap = n * 2;
+            free(ti);
+            ti = xmalloc(cap * sizeof *ti);
+        }
+        for (size_t i = 0; i < n; i++)
+            ner_tinfo_make(c->text + pc[i].off, pc[i].len, &ti[i]);
+        ner_sentence_finish(ti, n);
+        for (size_t i = 0; i < n; i++) {
+            if (!ner_lex_word(&ti[i]))
+                continue;
+            size_t j = lex_slot(lx, ti[i].lw);
+            if (!lx->keys[j]) {
+                if (lx->n == lx->cap) {
+                    size_t nc = lx->cap ? lx->cap * 2 : 65536;
+                    uint32_t *cn = realloc(lx->cnt, nc * LEX_FOLDS * LEX_NC * sizeof *cn);
+                    if (!cn)
+                        die("%s", "out of memory");
+                    memset(cn + lx->cap * LEX_FOLDS * LEX_NC, 0,
+                           (nc - lx->cap) * LEX_FOLDS * LEX_NC * sizeof *cn);
+                    lx->cnt = cn;
+                    lx->cap = nc;
+                }
+                lx->keys[j] = ti[i].lw | 1;
+                lx->idx[j] = (uint32_t)lx->n++;
+            }
+            int kind = ti[i].first || ti[i].mode != NER_MODE_NORMAL ? 2
+                       : ti[i].cls == NER_CLS_LOWER                 ? 0
+                                                                    : 1;
+            uint32_t *k = lx->cnt + ((size_t)lx->idx[j] * LEX_FOLDS + s->doc % LEX_FOLDS) * LEX_NC;
+            k[kind]++;
+            int g = pc[i].gold;
+            if (g != NER_O)
+                k[3 + NER_LABEL_TYPE(g)]++;
+        }
+    }
+    free(ti);
+}
+
+/* The class of word lw (ner_impl.h): from all folds (fold < 0) or from all
+ * but one. */
+static uint8_t lex_class_of(const lexicon *lx, uint64_t lw, int fold)
+{
+    size_t j = lex_slot(lx, lw);
+    if (!lx->keys[j])
+        return 0;
+    uint32_t k[LEX_NC] = {0};
+    const uint32_t *cw = lx->cnt + (size_t)lx->idx[j] * LEX_FOLDS * LEX_NC;
+    for (int f = 0; f < LEX_FOLDS; f++)
+        if (f != fold)
+            for (int t = 0; t < LEX_NC; t++)
+                k[t] += cw[f * LEX_NC + t];
+    return ner_lex_value(k);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The model's lexicon: sorted keys and their classes over all folds. */
+static size_t lex_export(const lexicon *lx, uint32_t **keys_out, uint8_t **vals_out)
+{
+    uint32_t *tmp = xmalloc((lx->n + 1) * sizeof *tmp);
+    size_t n = 0;
+    for (size_t j = 0; j <= lx->mask; j++)
+        if (lx->keys[j])
+            tmp[n++] = ner_lex_key(lx->keys[j]);
+    qsort(tmp, n, sizeof *tmp, cmp_u32);
+    uint32_t *keys = xmalloc((n + 1) * sizeof *keys);
+    uint8_t *vals = xmalloc(n + 1), *set = xcalloc(n + 1, 1);
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        if (!m || keys[m - 1] != tmp[k])
+            keys[m++] = tmp[k];
+    /* the values: look each key's word up again; of two words that share a
+     * key (rare), the first in table order gives its value */
+    for (size_t j = 0; j <= lx->mask; j++) {
+        if (!lx->keys[j])
+            continue;
+        uint32_t key = ner_lex_key(lx->keys[j]);
+        size_t lo = 0, hi = m;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (keys[mid] < key)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (!set[lo])
+            vals[lo] = lex_class_of(lx, lx->keys[j], -1);
+        set[lo] = 1;
+    }
+    free(set);
+    free(tmp);
+    *keys_out = keys;
+    *vals_out = vals;
+    return m;
+}
+
 typedef struct build_opts {
     unsigned bits;
     uint64_t seed;
     uint32_t gaz_mask;
     const ner_gaz *gz;
+    const docinfo *docf; /* document flags of every corpus piece */
 } build_opts;
+
+/* The document flags of every piece of the corpus, computed as the tagger
+ * does: per document, in blocks of whole sentences of about NER_DOC_BLOCK
+ * pieces. */
+static docinfo *doc_flags(const corpus *c, const lexicon *lx, bool jackknife)
+{
+    docinfo *df = xcalloc(c->n_pieces + 1, sizeof *df);
+    ner_tinfo *ti = NULL;
+    size_t tcap = 0, dcap = 0;
+    void *scratch = NULL;
+    for (size_t a = 0; a < c->n_sents;) {
+        size_t b = a, np = 0;
+        while (b < c->n_sents && c->sents[b].doc == c->sents[a].doc && np < NER_DOC_BLOCK)
+            np += c->sents[b++].n_pieces;
+        if (np > tcap) {
+            tcap = np * 2;
+            free(ti);
+            ti = xmalloc(tcap * sizeof *ti);
+        }
+        size_t p0 = c->sents[a].first_piece;
+        for (size_t i = 0; i < np; i++) {
+            const piece *pc = &c->pieces[p0 + i];
+            ner_tinfo_make(c->text + pc->off, pc->len, &ti[i]);
+        }
+        for (size_t k = a; k < b; k++)
+            ner_sentence_finish(ti + (c->sents[k].first_piece - p0), c->sents[k].n_pieces);
+        if (ner_doc_finish(ti, np, &scratch, &dcap) < 0)
+            die("%s", "out of memory");
+        int fold = jackknife ? (int)(c->sents[a].doc % LEX_FOLDS) : -1;
+        for (size_t i = 0; i < np; i++)
+            df[p0 + i] = (docinfo){ti[i].acr_lw,
+                                   {ti[i].agg[0], ti[i].agg[1], ti[i].agg[2], ti[i].agg[3]},
+                                   ner_lex_word(&ti[i]) ? lex_class_of(lx, ti[i].lw, fold) : 0,
+                                   ti[i].doc, ti[i].acr, ti[i].has_acr};
+        a = b;
+    }
+    free(ti);
+    free(scratch);
+    return df;
+}
 
 /* Adds one instance for corpus sentence si; upper != 0 upper-cases it. */
 static void add_instance(dataset *d, const corpus *c, size_t si, int upper, const build_opts *o,
@@ -161,6 +354,16 @@ static void add_instance(dataset *d, const corpus *c, size_t si, int upper, cons
         ner_tinfo_make(str, len, &(*ti_buf)[i]);
     }
     ner_sentence_finish(*ti_buf, n);
+    /* The document as printed decides the flags, also for an upper-cased copy. */
+    for (size_t i = 0; i < n; i++) {
+        const docinfo *di = &o->docf[s->first_piece + i];
+        (*ti_buf)[i].doc = di->doc;
+        (*ti_buf)[i].acr = di->acr;
+        (*ti_buf)[i].has_acr = di->has_acr;
+        (*ti_buf)[i].acr_lw = di->acr_lw;
+        (*ti_buf)[i].lex = di->lex;
+        memcpy((*ti_buf)[i].agg, di->agg, sizeof di->agg);
+    }
     const uint32_t *gz = NULL;
     if (o->gz && o->gaz_mask) {
         static ner_tok *tk;
@@ -222,6 +425,59 @@ static void dataset_free(dataset *d)
     free(d->p);
     free(d->b);
     free(d->in);
+}
+
+/* In a file that does not annotate MISC, an entity that is exactly a name
+ * of the MISC gazetteer (a nationality: BTC tags "Russian" and "Israeli"
+ * LOC, UNER some ORG, where the files that annotate MISC tag them MISC)
+ * follows another scheme: its pieces become O, which such a file's
+ * partial labels let be O or MISC. Counts per file go to unlab. */
+static void unlabel_demonyms(corpus *c, const ner_gaz *gz, size_t *unlab)
+{
+    ner_tok *tk = NULL;
+    uint32_t *bits = NULL;
+    size_t cap = 0;
+    for (size_t si = 0; si < c->n_sents; si++) {
+        const sentence *s = &c->sents[si];
+        if (!c->files[s->file].partial_misc)
+            continue;
+        size_t n = s->n_pieces;
+        piece *pc = c->pieces + s->first_piece;
+        if (n + 1 > cap) {
+            cap = 2 * n + 1;
+            free(tk);
+            free(bits);
+            tk = xmalloc(cap * sizeof *tk);
+            bits = xmalloc(cap * sizeof *bits);
+        }
+        for (size_t i = 0; i < n; i++)
+            tk[i] = (ner_tok){pc[i].off, pc[i].off + pc[i].len, 0};
+        if (ner_gaz_match(gz, c->text, tk, n, bits) < 0)
+            die("%s", "out of memory");
+        for (size_t a = 0; a < n;) {
+            int g = pc[a].gold;
+            if (g == NER_O) {
+                a++;
+                continue;
+            }
+            int t = NER_LABEL_TYPE(g);
+            size_t b = a + 1;
+            while (b < n && pc[b].gold == NER_I(t))
+                b++;
+            bool same = t != NER_MISC && (bits[a] & NER_GAZ_B(NER_MISC)) &&
+                        !(b < n && (bits[b] & NER_GAZ_I(NER_MISC)));
+            for (size_t i = a + 1; same && i < b; i++)
+                same = (bits[i] & NER_GAZ_I(NER_MISC)) != 0;
+            if (same) {
+                for (size_t i = a; i < b; i++)
+                    pc[i].gold = NER_O;
+                unlab[s->file]++;
+            }
+            a = b;
+        }
+    }
+    free(tk);
+    free(bits);
 }
 
 /* ------------------------------------------------------------------------
@@ -443,19 +699,34 @@ int main(int argc, char **argv)
         any_misc |= tr.files[i].has_misc;
     for (size_t i = 0; !any_misc && i < tr.n_files; i++)
         tr.files[i].partial_misc = false;
-    for (size_t i = 0; i < tr.n_files; i++)
-        printf("train %-40s %7zu tokens %6zu sentences%s\n", tr.files[i].path, tr.files[i].n_tokens,
+    size_t *unlab = xcalloc(tr.n_files, sizeof *unlab);
+    if (gaz_mask & NER_GAZ_B(NER_MISC))
+        unlabel_demonyms(&tr, gz, unlab);
+    for (size_t i = 0; i < tr.n_files; i++) {
+        printf("train %-40s %7zu tokens %6zu sentences%s", tr.files[i].path, tr.files[i].n_tokens,
                tr.files[i].n_sentences,
                tr.files[i].partial_misc ? "  (no MISC: O may be MISC)" : "");
+        if (unlab[i])
+            printf(", %zu MISC-list names unlabelled", unlab[i]);
+        printf("\n");
+    }
+    free(unlab);
     for (size_t i = 0; i < dv.n_files; i++)
         printf("dev   %-40s %7zu tokens %6zu sentences\n", dv.files[i].path, dv.files[i].n_tokens,
                dv.files[i].n_sentences);
 
     double t0 = now();
-    build_opts bo = {bits, seed * 0x2545F4914F6CDD1DULL, gaz_mask, gaz_mask ? gz : NULL};
+    build_opts bo = {bits, seed * 0x2545F4914F6CDD1DULL, gaz_mask, gaz_mask ? gz : NULL, NULL};
     dataset dtr = {0}, ddv = {0};
+    lexicon lx = {0};
+    lex_build(&lx, &tr);
+    docinfo *df_tr = doc_flags(&tr, &lx, true), *df_dv = doc_flags(&dv, &lx, false);
+    bo.docf = df_tr;
     build(&dtr, &tr, &bo, caps_aug);
+    bo.docf = df_dv;
     build(&ddv, &dv, &bo, 0);
+    free(df_tr);
+    free(df_dv);
     printf("features: %zu training instances, %zu pieces, %.1f features a piece (%.1fs)\n", dtr.ni,
            dtr.np, (double)dtr.nb / (double)(dtr.np ? dtr.np : 1), now() - t0);
     fflush(stdout);
@@ -602,13 +873,21 @@ int main(int argc, char **argv)
             any |= avg[r * NER_NLABELS + y] != 0;
         kept += any;
     }
-    ner_params prm = {bits, bo.seed, gaz_mask, temp, {{0}}, avg};
+    uint32_t *lex_keys = NULL;
+    uint8_t *lex_vals = NULL;
+    size_t n_lex = lex_export(&lx, &lex_keys, &lex_vals);
+    ner_params prm = {bits, bo.seed, gaz_mask, temp, {{0}}, avg, n_lex, lex_keys, lex_vals};
     memcpy(prm.trans, Tavg, sizeof Tavg);
     size_t fsize = 0;
     if (ner_save(out, &prm, &fsize, err, sizeof err) < 0)
         die("%s", err);
-    printf("wrote %s: %zu bytes, %zu of %zu rows non-zero, %.1fs in all\n", out, fsize, kept, rows,
-           now() - t0);
+    printf("wrote %s: %zu bytes, %zu of %zu rows non-zero, %zu lexicon words, %.1fs in all\n",
+           out, fsize, kept, rows, n_lex, now() - t0);
+    free(lex_keys);
+    free(lex_vals);
+    free(lx.keys);
+    free(lx.idx);
+    free(lx.cnt);
     free(w);
     free(avg);
     free(u);

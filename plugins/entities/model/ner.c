@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,122 @@ static uint32_t fold_cp(int32_t cp, utf8proc_category_t cat)
     return (uint32_t)utf8proc_tolower(cp);
 }
 
+/* Words that may join the capitalised parts of one name: 1 for "of",
+ * "for", "&", a hyphen and name particles, 2 for "the" (only after one of
+ * those: "Bank of the West"). */
+static uint8_t conn_word(const char *s, size_t n)
+{
+    static const char *const w[] = {"of", "for", "&", "-", "de", "del", "da", "du",
+                                     "von", "van", "der", "la", "le"};
+    if (n > 3)
+        return 0;
+    if (n == 3 && !memcmp(s, "the", 3))
+        return 2;
+    if (ner_is_hyphen(s, n))
+        return 1;
+    for (size_t k = 0; k < sizeof w / sizeof *w; k++)
+        if (strlen(w[k]) == n && !memcmp(w[k], s, n))
+            return 1;
+    return 0;
+}
+
+static void tinfo_core(const char *str, size_t len, ner_tinfo *ti);
+
+static const char *const cue_title[] = {
+    "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "dr", "dr.", "prof", "prof.", "sir", "dame",
+    "lord", "lady", "king", "queen", "prince", "princess", "emperor", "sultan", "emir",
+    "president", "minister", "premier", "chancellor", "senator", "sen.", "rep.",
+    "representative", "congressman", "congresswoman", "governor", "gov.", "mayor", "judge",
+    "justice", "general", "gen.", "colonel", "col.", "lt.", "lieutenant", "captain", "capt.",
+    "major", "maj.", "sergeant", "sgt.", "admiral", "adm.", "commander", "marshal", "chairman",
+    "chairwoman", "chairperson", "ceo", "spokesman", "spokeswoman", "spokesperson", "secretary",
+    "ambassador", "envoy", "pope", "cardinal", "bishop", "archbishop", "rabbi", "imam", "sheikh",
+    "ayatollah", "cleric", "rev.", "reverend", "pastor", "coach", "striker", "midfielder",
+    "defender", "goalkeeper", "actor", "actress", "singer", "rapper", "novelist", "author",
+    "director", "dictator", "leader", "candidate", "lawmaker", "st.",
+};
+static const char *const cue_org[] = {
+    "ministry", "party", "agency", "corps", "brigade", "brigades", "inc", "inc.", "corp",
+    "corp.", "co.", "ltd", "ltd.", "llc", "plc", "gmbh", "ag", "group", "front", "forces",
+    "army", "navy", "council", "committee", "commission", "university", "college", "institute",
+    "institution", "association", "union", "federation", "league", "bank", "company",
+    "corporation", "department", "court", "parliament", "assembly", "congress", "senate",
+    "government", "authority", "organization", "organisation", "foundation", "society", "club",
+    "fc", "airlines", "airways", "network", "school", "academy", "church", "movement", "alliance",
+    "coalition", "board", "bureau", "service", "services", "police", "guard", "fund", "trust",
+    "holdings", "systems", "technologies", "industries", "labs", "records", "studios", "press",
+    "times", "news", "post", "journal", "tribune", "herald", "gazette", "magazine", "channel",
+    "radio", "tv", "television", "cabinet", "office", "administration", "directorate", "command",
+    "regiment", "battalion", "division", "team", "band", "orchestra", "hospital", "museum",
+    "library", "centre", "center", "bloc", "caucus", "brotherhood", "taliban", "cartel",
+};
+static const char *const cue_loc[] = {
+    "river", "mountain", "mountains", "mount", "mt.", "lake", "sea", "ocean", "island", "islands",
+    "valley", "county", "province", "city", "street", "avenue", "ave.", "road", "square",
+    "bridge", "airport", "bay", "gulf", "region", "district", "peninsula", "desert", "hills",
+    "coast", "strait", "canal", "beach", "village", "town", "oblast", "prefecture", "heights",
+    "falls", "republic", "kingdom", "emirates", "highway", "boulevard", "port", "harbour",
+    "harbor", "basin", "plain", "plateau", "forest", "glacier", "cape", "gorge", "corridor",
+};
+static const char *const cue_misc[] = {
+    "war", "wars", "election", "elections", "championship", "championships", "cup", "award",
+    "awards", "prize", "festival", "olympics", "games", "act", "treaty", "agreement", "accord",
+    "accords", "revolution", "crisis", "summit", "conference", "day", "series", "trophy", "open",
+    "grand", "prix", "declaration", "protocol", "doctrine", "plan", "uprising", "offensive",
+    "operation", "massacre", "genocide", "battle", "referendum", "bill", "constitution",
+};
+
+#define CUE_SLOTS 1024
+static uint64_t cue_keys[CUE_SLOTS];
+static uint8_t cue_vals[CUE_SLOTS];
+static pthread_once_t cue_once = PTHREAD_ONCE_INIT;
+
+static void cue_add(const char *const *w, size_t n, uint8_t v)
+{
+    for (size_t k = 0; k < n; k++) {
+        ner_tinfo ti;
+        tinfo_core(w[k], strlen(w[k]), &ti);
+        uint64_t key = ti.lw | 1;
+        size_t j = (size_t)(key >> 40) & (CUE_SLOTS - 1);
+        while (cue_keys[j] && cue_keys[j] != key)
+            j = (j + 1) & (CUE_SLOTS - 1);
+        if (!cue_keys[j]) {
+            cue_keys[j] = key;
+            cue_vals[j] = v;
+        }
+    }
+}
+
+static void cue_init(void)
+{
+#define ADD(a, v) cue_add(a, sizeof a / sizeof *a, v)
+    ADD(cue_title, NER_CUE_TITLE);
+    ADD(cue_org, NER_CUE_ORG);
+    ADD(cue_loc, NER_CUE_LOC);
+    ADD(cue_misc, NER_CUE_MISC);
+#undef ADD
+}
+
+static uint8_t cue_of(uint64_t lw)
+{
+    uint64_t key = lw | 1;
+    size_t j = (size_t)(key >> 40) & (CUE_SLOTS - 1);
+    while (cue_keys[j]) {
+        if (cue_keys[j] == key)
+            return cue_vals[j];
+        j = (j + 1) & (CUE_SLOTS - 1);
+    }
+    return NER_CUE_NONE;
+}
+
 void ner_tinfo_make(const char *str, size_t len, ner_tinfo *ti)
+{
+    pthread_once(&cue_once, cue_init);
+    tinfo_core(str, len, ti);
+    ti->cue = ti->cls == NER_CLS_PUNCT || ti->cls == NER_CLS_DIGIT ? NER_CUE_NONE : cue_of(ti->lw);
+}
+
+static void tinfo_core(const char *str, size_t len, ner_tinfo *ti)
 {
     const uint8_t *s = (const uint8_t *)str;
     uint64_t lw = FNV_OFF, cw = FNV_OFF;
@@ -144,6 +260,8 @@ void ner_tinfo_make(const char *str, size_t len, ner_tinfo *ti)
         if (!sc)
             continue;
         last[ncp & 3] = f;
+        if (!ti->fcp)
+            ti->fcp = f;
         ncp++;
         if (ncp <= 4)
             ti->pre[ncp - 1] = lw;
@@ -185,6 +303,13 @@ void ner_tinfo_make(const char *str, size_t len, ner_tinfo *ti)
     else
         ti->cls = NER_CLS_MIXED;
     ti->lenb = ncp <= 4 ? (uint8_t)ncp : ncp <= 6 ? 5 : ncp <= 9 ? 6 : ncp <= 14 ? 7 : 8;
+    ti->conn = conn_word(str, len);
+}
+
+static bool is_cap(const ner_tinfo *t)
+{
+    return t->cls == NER_CLS_INITCAP || t->cls == NER_CLS_ALLCAP || t->cls == NER_CLS_ONECAP ||
+           t->cls == NER_CLS_MIXED;
 }
 
 void ner_sentence_finish(ner_tinfo *ti, size_t n)
@@ -210,8 +335,204 @@ void ner_sentence_finish(ner_tinfo *ti, size_t n)
         mode = NER_MODE_ALLCAPS;
     else if (longw >= 4 && title * 10 >= longw * 9)
         mode = NER_MODE_TITLE;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ti[i].mode = (uint8_t)mode;
+        ti[i].rs = ti[i].re = 0;
+    }
+    /* Capitalised runs, joined by connectors ("Bank of the West", "Rolls -
+     * Royce"), in normal sentences only. */
+    if (mode != NER_MODE_NORMAL || n > 65535)
+        return;
+    for (size_t i = 0; i < n;) {
+        if (!is_cap(&ti[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        for (;;) {
+            if (j < n && is_cap(&ti[j])) {
+                j++;
+                continue;
+            }
+            size_t k = j;
+            if (k < n && ti[k].conn == 1) {
+                k++;
+                if (k < n && ti[k].conn && !is_cap(&ti[k]))
+                    k++;
+            }
+            if (k > j && k < n && is_cap(&ti[k])) {
+                j = k + 1;
+                continue;
+            }
+            break;
+        }
+        for (size_t k = i; k < j; k++) {
+            ti[k].rs = (uint16_t)i;
+            ti[k].re = (uint16_t)j;
+        }
+        i = j;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Document flags: an open-addressing map from word to counts. */
+
+#define BOS_W 0x42f0e1eba9ea3693ULL
+#define EOS_W 0x6a09e667f3bcc909ULL
+
+typedef struct doc_slot {
+    uint64_t key; /* lower-cased word | 1; 0: empty */
+    uint32_t lower, capmid, capoth, all;
+    uint32_t pos[2]; /* 1 + the first two capitalised occurrences inside sentences */
+} doc_slot;
+
+static int doc_kind(const ner_tinfo *t)
+{
+    /* 0 none, 1 lower case, 2 capitalised mid-sentence, 3 capitalised elsewhere */
+    switch (t->cls) {
+    case NER_CLS_LOWER:
+        return 1;
+    case NER_CLS_INITCAP:
+    case NER_CLS_ALLCAP:
+    case NER_CLS_ONECAP:
+    case NER_CLS_MIXED:
+        return t->first || t->mode != NER_MODE_NORMAL ? 3 : 2;
+    default:
+        return 0;
+    }
+}
+
+typedef struct acr_slot {
+    uint64_t key; /* initials | 1; 0: empty */
+    uint64_t last_lw;
+    uint8_t last_cue;
+} acr_slot;
+
+
+/* The hash of a run's initials, as the word of its acronym would hash
+ * ("Democratic Unionist Party" -> "dup"); 0 when it has none. */
+static uint64_t run_initials(const ner_tinfo *ti, size_t rs, size_t re)
+{
+    uint64_t h = FNV_OFF;
+    size_t k = 0;
+    for (size_t i = rs; i < re; i++) {
+        if (ti[i].conn || !ti[i].fcp)
+            continue;
+        h = fnv_cp(h, ti[i].fcp);
+        k++;
+    }
+    return k >= 2 && k <= 8 ? mix64(h) : 0;
+}
+
+static doc_slot *doc_find(doc_slot *m, size_t mask, uint64_t key)
+{
+    size_t j = (size_t)(key >> 20) & mask;
+    while (m[j].key && m[j].key != key)
+        j = (j + 1) & mask;
+    return &m[j];
+}
+
+int ner_doc_finish(ner_tinfo *ti, size_t n, void **scratch, size_t *cap)
+{
+    for (size_t i = 0; i < n; i++) {
+        ti[i].doc = 0;
+        ti[i].acr = 0;
+        ti[i].has_acr = 0;
+        ti[i].acr_lw = 0;
+    }
+    size_t slots = 64;
+    while (slots < 2 * n)
+        slots *= 2;
+    size_t need = slots * (sizeof(doc_slot) + sizeof(acr_slot));
+    if (need > *cap) {
+        void *nb = realloc(*scratch, need);
+        if (!nb)
+            return -1;
+        *scratch = nb;
+        *cap = need;
+    }
+    doc_slot *m = *scratch;
+    acr_slot *am = (acr_slot *)(m + slots);
+    memset(m, 0, need);
+    size_t mask = slots - 1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            int kind = doc_kind(&ti[i]);
+            if (!kind)
+                continue;
+            doc_slot *d = doc_find(m, mask, ti[i].lw | 1);
+            if (pass == 0) {
+                d->key = ti[i].lw | 1;
+                if (kind == 2 && d->capmid < 2)
+                    d->pos[d->capmid] = (uint32_t)i + 1;
+                d->all++;
+                d->lower += kind == 1;
+                d->capmid += kind == 2;
+                d->capoth += kind == 3;
+                continue;
+            }
+            /* the other occurrences: the counts without this one */
+            uint8_t f = 0;
+            f |= d->lower > (uint32_t)(kind == 1) ? NER_DOC_LOWER : 0;
+            f |= d->capmid > (uint32_t)(kind == 2) ? NER_DOC_CAPMID : 0;
+            f |= d->capoth > (uint32_t)(kind == 3) ? NER_DOC_CAPOTH : 0;
+            f |= d->all > 1 ? NER_DOC_SEEN : 0;
+            ti[i].doc = f;
+            /* context aggregation: the neighbours of other occurrences */
+            memset(ti[i].agg, 0, sizeof ti[i].agg);
+            if (kind >= 2) {
+                int k = 0;
+                for (int q = 0; q < 2; q++) {
+                    size_t j = d->pos[q];
+                    if (!j-- || j == i)
+                        continue;
+                    ti[i].agg[k++] = j >= 1 && !ti[j].first ? ti[j - 1].lw : BOS_W;
+                    ti[i].agg[k++] = j + 1 < n && !ti[j + 1].first ? ti[j + 1].lw : EOS_W;
+                }
+            }
+        }
+    }
+    /* Acronyms: the runs' initials, then the all-caps words that spell them
+     * ("Democratic Unionist Party ... DUP"). rs and re count from the
+     * sentence start, the token with first set. */
+    size_t base = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ti[i].first)
+            base = i;
+        if (ti[i].re - ti[i].rs < 2 || i - base != ti[i].rs)
+            continue;
+        size_t rs = base + ti[i].rs, re = base + ti[i].re;
+        uint64_t key = run_initials(ti, rs, re);
+        if (!key)
+            continue;
+        key |= 1;
+        /* the run is abbreviated somewhere in the document */
+        doc_slot *d = doc_find(m, mask, key);
+        if (d->key && d->capmid + d->capoth > 0)
+            for (size_t k = rs; k < re; k++)
+                ti[k].has_acr = 1;
+        size_t j = (size_t)(key >> 20) & mask;
+        while (am[j].key && am[j].key != key)
+            j = (j + 1) & mask;
+        if (!am[j].key) {
+            am[j].key = key;
+            am[j].last_lw = ti[re - 1].lw;
+            am[j].last_cue = ti[re - 1].cue;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ti[i].cls != NER_CLS_ALLCAP || ti[i].lenb > 6)
+            continue;
+        uint64_t key = ti[i].lw | 1;
+        size_t j = (size_t)(key >> 20) & mask;
+        while (am[j].key && am[j].key != key)
+            j = (j + 1) & mask;
+        if (am[j].key) {
+            ti[i].acr = (uint8_t)(1 + am[j].last_cue);
+            ti[i].acr_lw = am[j].last_lw;
+        }
+    }
+    return 0;
 }
 
 /* Feature templates. The numbers are part of the model format: changing one
@@ -221,10 +542,13 @@ enum {
     T_SUF1, T_SUF2, T_SUF3, T_SUF4, T_LEN, T_LWM1, T_LWM2, T_LWP1, T_LWP2,
     T_SHM1, T_SHP1, T_SHM2, T_SHP2, T_LWM1_LW, T_LW_LWP1, T_SH3, T_CLS3,
     T_MODE_CLS, T_MODE_LW, T_LWM1_CLS, T_CLS_LWP1, T_GAZ, T_GAZM1, T_GAZP1,
+    T_RUN_LEN, T_RUN_PREV, T_RUN_NEXT, T_RUN_CUE, T_RUN_FIRST, T_RUN_LAST, T_RUN_LASTSUF,
+    T_CUE, T_LEX, T_LEX3, T_LEXENT, T_LEXENT3, T_LEXENT_W, T_DOC, T_AGG_PREV, T_AGG_NEXT,
+    T_ACR, T_ACR_LW, T_HAS_ACR,
 };
 
-#define BOS_W 0x42f0e1eba9ea3693ULL
-#define EOS_W 0x6a09e667f3bcc909ULL
+
+
 #define BOS_CLS 14
 #define EOS_CLS 15
 
@@ -271,6 +595,64 @@ size_t ner_features(const ner_tinfo *ti, size_t n, size_t i, const uint32_t *gaz
     }
     F(T_LWM1_CLS, pair(lwm1, c->cls));
     F(T_CLS_LWP1, pair(c->cls, lwp1));
+    /* A capitalised run ("Bank of the West"): where in it the token is, its
+     * length, the words around it, its first and last word. */
+    if (c->rs < c->re) {
+        size_t rs = c->rs, re = c->re, len = re - rs;
+        unsigned pos = len == 1 ? 0 : c->conn ? 4 : i == rs ? 1 : i + 1 == re ? 3 : 2;
+        uint64_t lwb = rs >= 1 ? ti[rs - 1].lw : BOS_W, lwa = re < n ? ti[re].lw : EOS_W;
+        unsigned cb = rs >= 1 ? ti[rs - 1].cue : 7, ca = re < n ? ti[re].cue : 7;
+        F(T_RUN_LEN, (len < 7 ? len : 7) | pos << 3 | (unsigned)c->first << 6);
+        F(T_RUN_PREV, pair(lwb, pos));
+        F(T_RUN_NEXT, pair(lwa, pos));
+        F(T_RUN_CUE, cb | (unsigned)ti[re - 1].cue << 3 | ca << 6 | pos << 9);
+        if (len > 1) {
+            F(T_RUN_FIRST, pair(ti[rs].lw, pos));
+            F(T_RUN_LAST, pair(ti[re - 1].lw, pos));
+            if (ti[re - 1].suf[2])
+                F(T_RUN_LASTSUF, pair(ti[re - 1].suf[2], pos));
+        }
+    }
+    /* Cue words: titles before, name endings after. */
+    unsigned cm1 = i >= 1 ? ti[i - 1].cue : 7, cp1 = i + 1 < n ? ti[i + 1].cue : 7;
+    F(T_CUE, cm1 | cp1 << 3 | (unsigned)c->cue << 6 | (unsigned)c->cls << 9);
+    /* The lexicon: how the training text writes this word and its
+     * neighbours, and how often it is (part of) a name of which type. */
+    if (ner_lex_word(c)) {
+        unsigned w0 = c->lex & 15, e0 = c->lex >> 4;
+        unsigned wm1 = 15, wp1 = 15, em1 = 15, ep1 = 15;
+        if (i >= 1) {
+            bool lw = ner_lex_word(&ti[i - 1]);
+            wm1 = lw ? ti[i - 1].lex & 15u : 14;
+            em1 = lw ? ti[i - 1].lex >> 4u : 14;
+        }
+        if (i + 1 < n) {
+            bool lw = ner_lex_word(&ti[i + 1]);
+            wp1 = lw ? ti[i + 1].lex & 15u : 14;
+            ep1 = lw ? ti[i + 1].lex >> 4u : 14;
+        }
+        unsigned ctx = (unsigned)c->cls << 4 | (unsigned)c->first << 8 | (unsigned)c->mode << 9;
+        F(T_LEX, w0 | ctx);
+        F(T_LEX3, wm1 | w0 << 4 | wp1 << 8 | (unsigned)(c->mode != NER_MODE_NORMAL) << 12);
+        F(T_LEXENT, e0 | ctx);
+        F(T_LEXENT3, em1 | e0 << 4 | ep1 << 8);
+        F(T_LEXENT_W, e0 | w0 << 4 | (unsigned)c->cls << 8);
+        /* the document: how the word's other occurrences are written */
+        F(T_DOC, c->cls | (unsigned)c->first << 4 | (unsigned)(c->mode != NER_MODE_NORMAL) << 5 |
+                     (unsigned)c->doc << 6);
+    }
+    /* Context aggregation: the neighbours of two other occurrences. */
+    for (int q = 0; q < 4 && c->agg[q]; q += 2) {
+        F(T_AGG_PREV, c->agg[q]);
+        F(T_AGG_NEXT, c->agg[q + 1]);
+    }
+    /* Acronyms spelt by a name of the document, and such names. */
+    if (c->acr) {
+        F(T_ACR, c->acr);
+        F(T_ACR_LW, c->acr_lw);
+    }
+    if (c->has_acr)
+        F(T_HAS_ACR, (c->rs == i) | (unsigned)(c->re == i + 1) << 1);
     size_t k0 = k;
     if (gaz && gaz_mask) {
         uint32_t g0 = gaz[i] & gaz_mask;
@@ -430,14 +812,34 @@ struct ner_model {
     float scale, temperature;
     ner_trans trans;
     int16_t *w; /* (1 << bits) rows of NER_NLABELS */
+    uint32_t *lex_keys; /* the lexicon, open addressing (0: empty) */
+    uint8_t *lex_vals;
+    size_t lex_mask; /* slots - 1 */
 };
 
+static uint8_t model_lex(const ner_model *m, uint64_t lw)
+{
+    if (!m->lex_keys)
+        return 0;
+    uint32_t key = ner_lex_key(lw);
+    size_t j = (size_t)(key * 0x9E3779B1u) & m->lex_mask;
+    while (m->lex_keys[j]) {
+        if (m->lex_keys[j] == key)
+            return m->lex_vals[j];
+        j = (j + 1) & m->lex_mask;
+    }
+    return 0;
+}
+
 struct ner_work {
-    ner_tinfo *ti;
-    float *emit;
+    ner_tinfo *ti; /* a block of the document */
+    size_t ti_cap;
+    float *emit; /* one sentence */
     uint8_t *bp;
     double *fb;
     size_t cap;
+    void *doc; /* ner_doc_finish() scratch */
+    size_t doc_cap;
 };
 
 ner_work *ner_work_new(void)
@@ -450,19 +852,29 @@ void ner_work_free(ner_work *w)
     if (!w)
         return;
     free(w->ti);
+    free(w->doc);
     free(w->emit);
     free(w->bp);
     free(w->fb);
     free(w);
 }
 
+static int work_reserve_ti(ner_work *w, size_t n)
+{
+    if (n <= w->ti_cap)
+        return 0;
+    ner_tinfo *ti = realloc(w->ti, n * sizeof *ti);
+    if (!ti)
+        return -1;
+    w->ti = ti;
+    w->ti_cap = n;
+    return 0;
+}
+
 static int work_reserve(ner_work *w, size_t n)
 {
     if (n <= w->cap)
         return 0;
-    ner_tinfo *ti = realloc(w->ti, n * sizeof *ti);
-    if (ti)
-        w->ti = ti;
     float *emit = realloc(w->emit, n * NER_NLABELS * sizeof *emit);
     if (emit)
         w->emit = emit;
@@ -472,7 +884,7 @@ static int work_reserve(ner_work *w, size_t n)
     double *fb = realloc(w->fb, 2 * n * NER_NLABELS * sizeof *fb);
     if (fb)
         w->fb = fb;
-    if (!ti || !emit || !bp || !fb)
+    if (!emit || !bp || !fb)
         return -1;
     w->cap = n;
     return 0;
@@ -488,38 +900,86 @@ unsigned ner_model_bucket_bits(const ner_model *m)
     return m->bits;
 }
 
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+/* The end of the sentence piece that starts at token s: the next sentence
+ * start, at most NER_MAX_SEG tokens on. */
+static size_t seg_end(const ner_tok *toks, size_t n, size_t s)
+{
+    size_t e = s + 1;
+    while (e < n && e - s < NER_MAX_SEG && !(toks[e].flags & NER_TOK_SENT_START))
+        e++;
+    return e;
+}
+
 int ner_tag_ws(const ner_model *m, ner_work *w, const char *text, const ner_tok *toks,
                size_t n, const uint32_t *gaz_bits, uint8_t *labels_out, float *conf_out)
 {
     uint64_t h[NER_MAX_FEATS];
-    for (size_t s = 0; s < n;) {
-        size_t e = s + 1;
-        while (e < n && e - s < NER_MAX_SEG && !(toks[e].flags & NER_TOK_SENT_START))
-            e++;
-        size_t len = e - s;
-        if (work_reserve(w, len) < 0)
+    /* The document goes in blocks of whole sentences of about NER_DOC_BLOCK
+     * tokens: the document flags look this far, and memory stays bounded. */
+    for (size_t b0 = 0; b0 < n;) {
+        size_t b1 = b0;
+        while (b1 < n && b1 - b0 < NER_DOC_BLOCK)
+            b1 = seg_end(toks, n, b1);
+        size_t bn = b1 - b0;
+        if (work_reserve_ti(w, bn) < 0)
             return -1;
-        for (size_t i = 0; i < len; i++)
-            ner_tinfo_make(text + toks[s + i].start, toks[s + i].end - toks[s + i].start,
+        for (size_t i = 0; i < bn; i++) {
+            ner_tinfo_make(text + toks[b0 + i].start, toks[b0 + i].end - toks[b0 + i].start,
                            &w->ti[i]);
-        ner_sentence_finish(w->ti, len);
-        for (size_t i = 0; i < len; i++) {
-            size_t nf = ner_features(w->ti, len, i, gaz_bits ? gaz_bits + s : NULL, m->gaz_mask,
-                                     m->seed, h, NULL);
-            int32_t acc[NER_NLABELS] = {0};
-            for (size_t f = 0; f < nf; f++) {
-                const int16_t *row = m->w + (size_t)ner_bucket(h[f], m->bits) * NER_NLABELS;
-                for (int y = 0; y < NER_NLABELS; y++)
-                    acc[y] += row[y];
-            }
-            for (int y = 0; y < NER_NLABELS; y++)
-                w->emit[i * NER_NLABELS + y] = (float)acc[y] * m->scale;
+            if (ner_lex_word(&w->ti[i]))
+                w->ti[i].lex = model_lex(m, w->ti[i].lw);
         }
-        ner_viterbi(w->emit, len, m->trans, NULL, labels_out + s, w->bp);
-        if (conf_out)
-            ner_marginals(w->emit, len, m->trans, m->temperature, labels_out + s, conf_out + s,
-                          w->fb);
-        s = e;
+        for (size_t s = b0; s < b1;) {
+            size_t e = seg_end(toks, b1, s);
+            ner_sentence_finish(w->ti + (s - b0), e - s);
+            s = e;
+        }
+        if (ner_doc_finish(w->ti, bn, &w->doc, &w->doc_cap) < 0)
+            return -1;
+        for (size_t s = b0; s < b1;) {
+            size_t e = seg_end(toks, b1, s);
+            size_t len = e - s;
+            const ner_tinfo *ti = w->ti + (s - b0);
+            if (work_reserve(w, len) < 0)
+                return -1;
+            /* The table is bigger than the caches: the rows of token i + 1
+             * are fetched while token i is summed. */
+            const int16_t *rows[2][NER_MAX_FEATS];
+            size_t nrows[2] = {0, 0};
+            const uint32_t *gz = gaz_bits ? gaz_bits + s : NULL;
+            for (size_t i = 0; i <= len; i++) {
+                if (i < len) {
+                    size_t nf = ner_features(ti, len, i, gz, m->gaz_mask, m->seed, h, NULL);
+                    const int16_t **r = rows[i & 1];
+                    for (size_t f = 0; f < nf; f++) {
+                        r[f] = m->w + (size_t)ner_bucket(h[f], m->bits) * NER_NLABELS;
+                        PREFETCH(r[f]);
+                    }
+                    nrows[i & 1] = nf;
+                }
+                if (i == 0)
+                    continue;
+                const int16_t **r = rows[(i - 1) & 1];
+                int32_t acc[NER_NLABELS] = {0};
+                for (size_t f = 0; f < nrows[(i - 1) & 1]; f++)
+                    for (int y = 0; y < NER_NLABELS; y++)
+                        acc[y] += r[f][y];
+                for (int y = 0; y < NER_NLABELS; y++)
+                    w->emit[(i - 1) * NER_NLABELS + y] = (float)acc[y] * m->scale;
+            }
+            ner_viterbi(w->emit, len, m->trans, NULL, labels_out + s, w->bp);
+            if (conf_out)
+                ner_marginals(w->emit, len, m->trans, m->temperature, labels_out + s,
+                              conf_out + s, w->fb);
+            s = e;
+        }
+        b0 = b1;
     }
     return 0;
 }
@@ -724,7 +1184,16 @@ int ner_save(const char *path, const ner_params *p, size_t *size_out, char *err,
     size_t rawcap = nz * (10 + NER_NLABELS * 3) + 16;
     uint8_t *raw = malloc(rawcap);
     size_t zcap = ZSTD_compressBound(rawcap);
-    uint8_t *file = malloc(HDR_SIZE + zcap + 8);
+    size_t lexraw_cap = p->n_lex * 6 + 16, lexz_cap = ZSTD_compressBound(lexraw_cap);
+    uint8_t *file = malloc(HDR_SIZE + zcap + 16 + lexz_cap + 8);
+    uint8_t *lexraw = malloc(lexraw_cap);
+    if (!lexraw) {
+        free(q);
+        free(raw);
+        free(file);
+        seterr(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
     if (!raw || !file) {
         free(q);
         free(raw);
@@ -751,6 +1220,19 @@ int ner_save(const char *path, const ner_params *p, size_t *size_out, char *err,
     free(q);
     size_t zl = ZSTD_compress(file + HDR_SIZE, zcap, raw, rl, 19);
     free(raw);
+    /* The lexicon: key gaps as varints, then a class byte each. */
+    size_t ll = 0;
+    uint32_t prev_key = 0;
+    for (size_t k = 0; k < p->n_lex; k++) {
+        ll += put_varint(lexraw + ll, p->lex_keys[k] - prev_key);
+        prev_key = p->lex_keys[k];
+        lexraw[ll++] = p->lex_vals[k];
+    }
+    size_t lzl = ZSTD_isError(zl) ? 0
+                                  : ZSTD_compress(file + HDR_SIZE + zl + 16, lexz_cap, lexraw, ll, 19);
+    free(lexraw);
+    if (!ZSTD_isError(zl) && ZSTD_isError(lzl))
+        zl = lzl;
     if (ZSTD_isError(zl)) {
         free(file);
         seterr(err, errlen, "%s: compression failed: %s", path, ZSTD_getErrorName(zl));
@@ -771,7 +1253,9 @@ int ner_save(const char *path, const ner_params *p, size_t *size_out, char *err,
             putf(file + OFF_TRANS + 4 * (a * NER_NLABELS + y), p->trans[a][y]);
     put64(file + OFF_RAW, rl);
     put64(file + OFF_ZSIZE, zl);
-    size_t total = HDR_SIZE + zl;
+    put64(file + HDR_SIZE + zl, p->n_lex);
+    put64(file + HDR_SIZE + zl + 8, lzl);
+    size_t total = HDR_SIZE + zl + 16 + lzl;
     put64(file + total, XXH64(file, total, 0));
     total += 8;
 
@@ -805,6 +1289,52 @@ int ner_save(const char *path, const ner_params *p, size_t *size_out, char *err,
     return rc;
 }
 
+/* Reads the lexicon (nlex entries, z bytes at zp) into m; returns NULL or
+ * what is wrong. */
+static const char *load_lexicon(ner_model *m, const uint8_t *zp, uint64_t z, uint64_t nlex)
+{
+    if (nlex > (1u << 26))
+        return "bad lexicon size";
+    unsigned long long rawlen = ZSTD_getFrameContentSize(zp, z);
+    if (rawlen == ZSTD_CONTENTSIZE_UNKNOWN || rawlen == ZSTD_CONTENTSIZE_ERROR ||
+        rawlen > nlex * 6 || rawlen < nlex * 2)
+        return "bad lexicon size";
+    size_t slots = 64;
+    while (slots < 2 * nlex)
+        slots *= 2;
+    uint8_t *raw = malloc(rawlen ? rawlen : 1);
+    m->lex_keys = calloc(slots, sizeof *m->lex_keys);
+    m->lex_vals = calloc(slots, 1);
+    m->lex_mask = slots - 1;
+    const char *why = NULL;
+    if (!raw || !m->lex_keys || !m->lex_vals)
+        why = "out of memory for the lexicon";
+    else if (ZSTD_decompress(raw, rawlen, zp, z) != rawlen)
+        why = "lexicon does not decompress";
+    const uint8_t *p = raw, *end = raw + rawlen;
+    uint64_t key = 0;
+    for (uint64_t k = 0; !why && k < nlex; k++) {
+        uint64_t gap;
+        size_t used = get_varint(p, end, &gap);
+        if (!used || gap == 0 || key + gap > UINT32_MAX || p + used + 1 > end) {
+            why = "bad lexicon entry";
+            break;
+        }
+        p += used;
+        key += gap;
+        uint8_t v = *p++;
+        size_t j = (size_t)((uint32_t)key * 0x9E3779B1u) & m->lex_mask;
+        while (m->lex_keys[j])
+            j = (j + 1) & m->lex_mask;
+        m->lex_keys[j] = (uint32_t)key;
+        m->lex_vals[j] = v;
+    }
+    if (!why && p != end)
+        why = "bad lexicon entry";
+    free(raw);
+    return why;
+}
+
 ner_model *ner_load_mem(const void *data, size_t len, const char *name, char *err,
                         size_t errlen)
 {
@@ -834,10 +1364,18 @@ ner_model *ner_load_mem(const void *data, size_t len, const char *name, char *er
                len, HDR_SIZE + 8);
         return NULL;
     }
-    uint64_t zl = get64(d + OFF_ZSIZE), rl = get64(d + OFF_RAW);
-    if (zl != len - HDR_SIZE - 8) {
+    /* the weights (zl bytes), the lexicon's count and size, the lexicon (lzl
+     * bytes), the checksum */
+    uint64_t zl = get64(d + OFF_ZSIZE), rl = get64(d + OFF_RAW), nlex = 0, lzl = 0;
+    uint64_t expect = (uint64_t)HDR_SIZE + 24 + zl;
+    if (zl <= len - HDR_SIZE - 24) {
+        nlex = get64(d + HDR_SIZE + zl);
+        lzl = get64(d + HDR_SIZE + zl + 8);
+        expect = lzl <= len ? expect + lzl : UINT64_MAX;
+    }
+    if (expect != len) {
         seterr(err, errlen, "%s: truncated or damaged NER model (%zu bytes, expected %llu)",
-               name, len, (unsigned long long)(HDR_SIZE + 8 + zl));
+               name, len, (unsigned long long)expect);
         return NULL;
     }
     if (get64(d + len - 8) != XXH64(d, len - 8, 0)) {
@@ -904,6 +1442,8 @@ ner_model *ner_load_mem(const void *data, size_t len, const char *name, char *er
         }
     }
     free(raw);
+    if (!why && nlex)
+        why = load_lexicon(m, d + HDR_SIZE + zl + 16, lzl, nlex);
     if (!why && !(isfinite(m->scale) && m->scale > 0 && isfinite(m->temperature)))
         why = "bad scale or temperature";
     for (int a = 0; !why && a <= NER_NLABELS; a++)
@@ -961,5 +1501,7 @@ void ner_free(ner_model *m)
     if (!m)
         return;
     free(m->w);
+    free(m->lex_keys);
+    free(m->lex_vals);
     free(m);
 }

@@ -1,8 +1,9 @@
 /* Statistical named-entity tagger: an averaged structured perceptron over
  * BIO labels for the CoNLL types PER, ORG, LOC and MISC, decoded with
  * Viterbi per sentence (first-order label transitions, BIO constraints as
- * hard rules), with hashed sparse features. See model/README.md for why this
- * model, its features and its training data.
+ * hard rules), with hashed sparse features, some of which look at the whole
+ * document, and a lexicon learnt from the training text. See model/README.md
+ * for why this model, its features and its training data.
  *
  * Typical use:
  *
@@ -46,7 +47,17 @@
  *                as a LEB128 varint gap (row - previous row - 1, with the
  *                previous row of the first being -1) and 9 zigzag LEB128
  *                varints (the int16 weights of labels 0..8)
- *    480+Z    8  u64 XXH64 (seed 0) of every byte before it
+ *    480+Z    8  u64 number of lexicon entries L
+ *    488+Z    8  u64 size of the compressed lexicon payload (Z2)
+ *    496+Z   Z2  the lexicon, one zstd frame that records its content size;
+ *                decompressed, L entries in increasing key order, each a
+ *                LEB128 varint key gap (key - previous key, the previous of
+ *                the first being 0; a key is ner_lex_key() of the lower-cased
+ *                word, never 0) and one byte, the word's ner_lex_value()
+ *                (ner_impl.h)
+ * 496+Z+Z2    8  u64 XXH64 (seed 0) of every byte before it
+ *
+ * Version 1 (no lexicon, fewer features) is refused like any other version.
  */
 #ifndef TEXTMILL_NER_H
 #define TEXTMILL_NER_H
@@ -56,7 +67,7 @@
 
 #include "tokenize.h"
 
-#define NER_FORMAT_VERSION 1u
+#define NER_FORMAT_VERSION 2u
 
 /* Labels (BIO indexes). B-X = 1 + 2*type, I-X = 2 + 2*type. */
 enum {
@@ -109,9 +120,12 @@ ner_work *ner_work_new(void);
 void ner_work_free(ner_work *w);
 
 /* Tags n tokens of text (from ner_tokenize, or any tokens with the same
- * conventions; offsets must lie inside text). Sentences are decoded one at a
- * time: they start at tokens flagged NER_TOK_SENT_START, and a sentence of
- * more than 512 tokens is cut into pieces. gaz_bits (n entries) may be NULL.
+ * conventions; offsets must lie inside text). The tokens are one document:
+ * some features look at the other occurrences of a word in the document
+ * (within blocks of about 8192 tokens), so pass one document per call, not a
+ * batch of unrelated ones. Sentences are decoded one at a time: they start
+ * at tokens flagged NER_TOK_SENT_START, and a sentence of more than 512
+ * tokens is cut into pieces. gaz_bits (n entries) may be NULL.
  * labels_out gets n BIO labels, conf_out (may be NULL) the posterior
  * probability of each token's label given the whole sentence. Returns 0, or
  * -1 when out of memory. ner_tag() allocates its scratch per call;
