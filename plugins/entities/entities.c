@@ -149,6 +149,14 @@ static int load_common_words(state *s, const char *dir)
     return rc;
 }
 
+static bool has_small_letter(const char *t, const ner_tok *w)
+{
+    for (size_t k = w->start; k < w->end; k++)
+        if (t[k] >= 'a' && t[k] <= 'z')
+            return true;
+    return false;
+}
+
 /* A token in capitals ("US", "U.S.") in a text that is not in capitals: the
  * word before or after it has small letters. */
 static bool capitals_among_words(const char *t, const ner_tok *tk, size_t n, size_t i)
@@ -161,11 +169,7 @@ static bool capitals_among_words(const char *t, const ner_tok *tk, size_t n, siz
     }
     if (letters < 2)
         return false;
-    for (size_t j = i ? i - 1 : i + 1, tries = 0; j < n && tries < 2; j = i + 1, tries++)
-        for (size_t k = tk[j].start; k < tk[j].end; k++)
-            if (t[k] >= 'a' && t[k] <= 'z')
-                return true;
-    return false;
+    return (i > 0 && has_small_letter(t, &tk[i - 1])) || (i + 1 < n && has_small_letter(t, &tk[i + 1]));
 }
 
 static bool all_ascii(const char *t, size_t n)
@@ -284,6 +288,12 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
 }
 
 static bool overlaps(const mention *a, const mention *b) { return a->start < b->end && b->start < a->end; }
+
+/* a is longer than b and holds it whole */
+static bool holds(const mention *a, const mention *b)
+{
+    return a->start <= b->start && b->end <= a->end && a->end - a->start > b->end - b->start;
+}
 
 /* A token that can start or end a name: it begins with a letter or digit
  * (not punctuation, quotes or dashes). */
@@ -415,8 +425,7 @@ static void add_patterns(state *s, const char *t, size_t len, const ner_tok *tk,
             while (w > m[j].start && t[w - 1] != ' ')
                 w--;
             bool person = m[j].type == T_PER && pat_head_type(t + w, m[j].end - w) < 0;
-            clash = person || !(x.start <= m[j].start && m[j].end <= x.end &&
-                                x.end - x.start > m[j].end - m[j].start);
+            clash = person || !holds(&x, &m[j]);
         }
         if (clash) {
             free(x.canonical);
@@ -595,14 +604,15 @@ static bool same_word(const char *a, size_t an, const char *b, size_t bn)
 }
 
 /* The spelling of word w (of length wn) with the most accents among the
- * words of the document's names of type `type`, or w itself. */
-static const char *best_spelling(const char *t, const mention *m, size_t nm, int type,
-                                 const char *w, size_t wn, size_t *out_n)
+ * words of the names of type `type` in m[accented[0..na)], or w itself. */
+static const char *best_spelling(const char *t, const mention *m, const size_t *accented,
+                                 size_t na, int type, const char *w, size_t wn, size_t *out_n)
 {
     const char *best = w;
     size_t best_n = wn, best_acc = non_ascii(w, wn);
-    for (size_t j = 0; j < nm && j < 4000; j++) {
-        if (m[j].type != type || m[j].entry)
+    for (size_t q = 0; q < na; q++) {
+        size_t j = accented[q];
+        if (m[j].type != type)
             continue;
         for (const char *p = t + m[j].start, *e = t + m[j].end; p < e;) {
             size_t l = 0;
@@ -625,17 +635,25 @@ static const char *best_spelling(const char *t, const mention *m, size_t nm, int
  * more of the name. */
 static void unify_spellings(const char *t, mention *m, size_t nm)
 {
-    for (size_t k = 0; k < nm && k < 4000; k++) {
+    /* only names printed with accents can lend a spelling */
+    size_t lim = nm < 4000 ? nm : 4000, na = 0;
+    size_t *accented = malloc((lim + 1) * sizeof *accented);
+    if (!accented)
+        return;
+    for (size_t j = 0; j < lim; j++)
+        if (m[j].type >= 0 && !m[j].entry && non_ascii(t + m[j].start, m[j].end - m[j].start))
+            accented[na++] = j;
+    for (size_t k = 0; na && k < lim; k++) {
         if (m[k].type < 0 || m[k].entry || !m[k].canonical)
             continue;
         size_t cl = strlen(m[k].canonical);
         char *out = malloc(4 * cl + 8), *o = out;
         bool changed = false;
         if (!out)
-            return;
+            break;
         for (const char *p = m[k].canonical; *p;) {
             size_t l = strcspn(p, " "), bn;
-            const char *b = best_spelling(t, m, nm, m[k].type, p, l, &bn);
+            const char *b = best_spelling(t, m, accented, na, m[k].type, p, l, &bn);
             changed |= b != p;
             memcpy(o, b, bn);
             o += bn;
@@ -651,6 +669,7 @@ static void unify_spellings(const char *t, mention *m, size_t nm)
             free(out);
         }
     }
+    free(accented);
 }
 
 /* Fuzzy lookups of a batch, remembered: a document names a place many
@@ -745,20 +764,19 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
                     /* where the two disagree, `prefer` decides; but a longer
                      * name that holds the list's names whole ("[Azerbaijani]
                      * Defense Ministry", "Bank of [England]") is a name of its own */
-                    bool clash = false, holds = true;
+                    bool clash = false, whole = true;
                     for (size_t g = 0; g < ng; g++) {
                         if (!m[g].entry || !overlaps(&m[g], &x))
                             continue;
                         clash = true;
-                        holds = holds && x.start <= m[g].start && m[g].end <= x.end &&
-                                x.end - x.start > m[g].end - m[g].start;
+                        whole = whole && holds(&x, &m[g]);
                     }
-                    holds = holds && x.score >= c->min_score;
-                    if (clash && (c->prefer == 1 || holds))
+                    whole = whole && x.score >= c->min_score;
+                    if (clash && (c->prefer == 1 || whole))
                         for (size_t g = 0; g < ng; g++)
                             if (m[g].entry && overlaps(&m[g], &x))
                                 m[g].entry = NULL, m[g].type = -1; /* drop the list's */
-                    if (clash && c->prefer == 0 && !holds)
+                    if (clash && c->prefer == 0 && !whole)
                         continue;
                     m[nm++] = x;
                 }

@@ -214,11 +214,8 @@ int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id
 
 const gz_entry *gz_lookup(const gazetteer *g, const char *key, size_t len)
 {
-    if (!g->slot_cap || !len)
-        return NULL;
-    uint64_t h = XXH3_64bits(key, len);
-    key_slot *s = find(g, key, len, h ? h : 1);
-    return s->hash && ENTRY(s->entry) != NO_ENTRY ? &g->entries[ENTRY(s->entry)] : NULL;
+    bool longer;
+    return gz_probe(g, key, len, &longer);
 }
 
 const gz_entry *gz_probe(const gazetteer *g, const char *key, size_t len, bool *longer)

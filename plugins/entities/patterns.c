@@ -257,14 +257,24 @@ static bool glued(const char *t, const ner_tok *w)
 }
 
 /* Whether the line holding byte p is a headline in title case: four words
- * or more, nearly all capitalised. */
-static bool headline(const char *t, size_t len, size_t p)
+ * or more, nearly all capitalised. The answer for the last line asked about
+ * is kept in *memo ([start, end) of that line, and the answer), since a
+ * line is asked about once per capitalised word. */
+typedef struct line_memo {
+    size_t a, b;
+    bool headline;
+} line_memo;
+
+static bool headline(const char *t, size_t len, size_t p, line_memo *memo)
 {
+    if (memo->a <= p && p < memo->b)
+        return memo->headline;
     size_t a = p, b = p, words = 0, caps = 0;
     while (a > 0 && t[a - 1] != '\n')
         a--;
     while (b < len && t[b] != '\n')
         b++;
+    *memo = (line_memo){a, b, false};
     if (b - a > 300)
         return false;
     for (size_t i = a; i < b; i++) {
@@ -273,7 +283,8 @@ static bool headline(const char *t, size_t len, size_t p)
             caps += up(t[i]);
         }
     }
-    return words >= 4 && caps * 10 >= words * 8;
+    memo->headline = words >= 4 && caps * 10 >= words * 8;
+    return memo->headline;
 }
 
 /* A capitalised word ("Defense", "Prosecutor", "Şuşa"), an ordinal in front
@@ -312,6 +323,7 @@ static bool adjacent(const char *t, const ner_tok *a, const ner_tok *b)
 void pat_head_phrases(const char *t, size_t len, const ner_tok *tk, size_t n, mention *m,
                       size_t *nm, size_t cap, pat_lex_fn lex, void *ud)
 {
+    line_memo line = {0, 0, false};
     for (size_t i = 0; i < n && *nm < cap;) {
         /* a run of capitalised words (and hyphens inside), with joiners
          * between them, starting at a word that is not a sentence's common
@@ -319,7 +331,7 @@ void pat_head_phrases(const char *t, size_t len, const ner_tok *tk, size_t n, me
         const ner_tok *w = &tk[i];
         bool first_ok = cap_word(t, w) || (ordinal(t, w) && i + 1 < n && cap_word(t, &tk[i + 1]));
         if (!first_ok || glued(t, w) || (lex && (lex(ud, t + w->start, w->end - w->start) & PAT_COMMON)) ||
-            headline(t, len, w->start)) {
+            headline(t, len, w->start, &line)) {
             i++;
             continue;
         }
