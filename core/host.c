@@ -315,6 +315,13 @@ static int h_expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *o
     return tm__expand_paths(ctx, patterns, out);
 }
 
+static char *h_run_stats(tm_ctx *ctx)
+{
+    if (!ctx || !ctx->all)
+        return NULL;
+    return tm__stats_json(ctx->all, ctx->pipeline->n_steps);
+}
+
 const tm_host tm__host = {
     .size = sizeof(tm_host),
     .abi_minor = TM_ABI_MINOR,
@@ -339,4 +346,5 @@ const tm_host tm__host = {
     .strlist_free = tm__strlist_free,
     .detach = h_detach,
     .read_file = h_read_file,
+    .run_stats = h_run_stats,
 };

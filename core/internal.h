@@ -187,9 +187,16 @@ typedef struct tm_stat_count {
     int64_t n;
 } tm_stat_count;
 
+/* When the run started: wall clock for reports, monotonic for durations. */
+typedef struct tm_run_clock {
+    double started, t0;
+} tm_run_clock;
+
 struct tm_ctx {
     tm_step *step;
     tm_pipeline *pipeline;
+    tm_ctx *all;                /* every step's context, in pipeline order */
+    const tm_run_clock *clock;  /* NULL outside a run */
     char *error;         /* last message set by host->error() */
     tm_batch *batch;     /* the batch being processed (emit/drop target) */
     /* emitted documents waiting to be merged into the batch */
@@ -214,6 +221,11 @@ void tm__ctx_stat_add(tm_stat_count **arr, size_t *n, const char *name, int64_t 
 /* Moves documents emitted during a call into the batch (after their anchors),
  * then removes dropped documents, counting them. */
 void tm__ctx_settle(tm_ctx *c, tm_batch *b);
+
+/* ---- stats.c ------------------------------------------------------------------- */
+void tm__stats_print(const tm_ctx *all, size_t n);
+/* The run so far as compact JSON (malloc'd), or NULL when memory runs out. */
+char *tm__stats_json(const tm_ctx *all, size_t n);
 
 /* ---- inputs.c ------------------------------------------------------------------ */
 int tm__expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t interrupted;
@@ -30,6 +31,7 @@ typedef struct run {
     void **state;
     bool *inited;
     int64_t docs_read, bytes_read, docs_written;
+    tm_run_clock clock;
     double t0, last_progress;
     int exit_code;
 } run;
@@ -126,6 +128,8 @@ static void run_open(run *r, tm_pipeline *p, const tm_run_opts *o)
     r->state = tm__xcalloc(p->n_steps, sizeof *r->state);
     r->inited = tm__xcalloc(p->n_steps, sizeof *r->inited);
     r->t0 = tm__now();
+    r->clock.t0 = r->t0;
+    r->clock.started = (double)time(NULL);
 }
 
 static int run_close(run *r)
@@ -143,6 +147,8 @@ static int init_all(run *r)
     for (size_t i = 0; i < r->p->n_steps; i++) {
         tm_step *s = &r->p->steps[i];
         tm__ctx_init(&r->ctx[i], r->p, s);
+        r->ctx[i].all = r->ctx;
+        r->ctx[i].clock = &r->clock;
         const tm_plugin *d = s->plugin.desc;
         if (!d->init)
             continue;
@@ -163,36 +169,6 @@ static void fini_all(run *r)
         if (r->inited[i] && d->fini)
             d->fini(r->state[i]);
         r->inited[i] = false;
-    }
-}
-
-static void print_stats(run *r)
-{
-    fprintf(stderr, "%-24s %-10s %10s %10s %10s %9s\n", "step", "plugin", "in", "out",
-            "dropped", "seconds");
-    for (size_t i = 0; i < r->p->n_steps; i++) {
-        tm_ctx *c = &r->ctx[i];
-        int64_t dropped = 0;
-        for (size_t k = 0; k < c->n_drops; k++)
-            dropped += c->drops[k].n;
-        char label[64];
-        snprintf(label, sizeof label, "%s (%s)", c->step->name, tm__role_name(c->step->role));
-        if (c->step->role == TM_ROLE_SOURCE)
-            fprintf(stderr, "%-24s %-10s %10s %10lld %10lld %9.3f\n", label,
-                    c->step->plugin.desc->name, "-", (long long)c->docs_out,
-                    (long long)(c->utf8_rejected), c->seconds);
-        else
-            fprintf(stderr, "%-24s %-10s %10lld %10lld %10lld %9.3f\n", label,
-                    c->step->plugin.desc->name, (long long)c->docs_in, (long long)c->docs_out,
-                    (long long)dropped, c->seconds);
-        for (size_t k = 0; k < c->n_drops; k++)
-            fprintf(stderr, "    dropped %-20s %lld\n", c->drops[k].name,
-                    (long long)c->drops[k].n);
-        if (c->utf8_repaired)
-            fprintf(stderr, "    utf8 repaired         %lld\n", (long long)c->utf8_repaired);
-        for (size_t k = 0; k < c->n_counters; k++)
-            fprintf(stderr, "    %-28s %lld\n", c->counters[k].name,
-                    (long long)c->counters[k].n);
     }
 }
 
@@ -310,7 +286,7 @@ done:
     sigaction(SIGTERM, &old_term, NULL);
     double dt = tm__now() - r.t0;
     if (o->stats)
-        print_stats(&r);
+        tm__stats_print(r.ctx, p->n_steps);
     if (!o->quiet || r.exit_code) {
         int64_t dropped = 0;
         for (size_t i = 0; i < p->n_steps; i++)

@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define TM_ABI_MAJOR 1
-#define TM_ABI_MINOR 0
+#define TM_ABI_MINOR 1
 
 /* Return codes. Errors are negative; a callback that fails should first
  * explain why with host->error(). */
@@ -271,6 +271,24 @@ typedef struct tm_host {
      * result TM_OK, so that the source can reject that one document. Errors
      * (missing, a directory, unreadable) are TM_EINPUT with the reason set. */
     int (*read_file)(tm_ctx *ctx, const char *path, int64_t max_bytes, char **buf, size_t *len);
+
+    /* ---- ABI 1.1 ---- */
+
+    /* The run so far, as compact JSON in host memory (free with host->free);
+     * NULL outside a run or when memory runs out. For sinks that report on
+     * the run: called from a sink's flush or commit, every stage's numbers
+     * are final. The shape (fields are only ever added):
+     *   {"pipeline": NAME, "file": PIPELINE_FILE, "started": "2026-11-21T03:00:00Z",
+     *    "seconds": 1.25,
+     *    "steps": [{"name", "plugin", "role": "source|stage|sink",
+     *               "docs_in" (not for the source), "docs_out",
+     *               "bytes_in" (not for the source), "bytes_out", "seconds",
+     *               "dropped", "dropped_by_reason": {REASON: N},
+     *               "counters": {NAME: N} (host->count),
+     *               "utf8_repaired", "utf8_rejected" (the source only)}]}
+     * Thread-safe with respect to other steps' calls only when the runner is
+     * between batches (as it is during flush and commit). */
+    char *(*run_stats)(tm_ctx *ctx);
 } tm_host;
 
 /* True if the host table has `field` (a host of an older minor may not). */

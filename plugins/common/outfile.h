@@ -1,0 +1,64 @@
+/*
+ * outfile: the one way textmill's file sinks write a file atomically.
+ *
+ * The output goes to a temporary file beside the target (same directory, so
+ * rename() is atomic), is made durable in the sink's flush(), and is renamed
+ * over the target only in commit(), which the host calls once every sink
+ * has flushed. fini() without commit removes the temporary file, so a
+ * failed, interrupted or killed run never leaves a half-written output at
+ * the target (a SIGKILL can leave a `.NAME.tmp.XXXXXX` beside it, never a
+ * partial NAME).
+ *
+ * Linked into each sink that uses it (a static library of plugin code, not
+ * part of the host); it calls only the host table.
+ */
+#ifndef TM_PLUGINS_OUTFILE_H
+#define TM_PLUGINS_OUTFILE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <textmill/plugin.h>
+
+/* Does an existing file at the target look like one this sink writes?
+ * `head` holds its first `n` bytes (n may be 0 for an empty file, which is
+ * always accepted). Returns true to allow replacing it. */
+typedef bool (*outfile_sniff)(const unsigned char *head, size_t n);
+
+typedef struct outfile {
+    const tm_host *host;
+    tm_ctx *ctx;
+    const char *path; /* borrowed: the sink's option string */
+    char *tmp;        /* the temporary file, once created */
+    FILE *fp;         /* open between outfile_open and outfile_finish */
+    bool committed;
+} outfile;
+
+/* Checks the target before any work is done (for init(): it only reads):
+ * the path must not be a directory, an existing file must pass `sniff`
+ * (else "PATH: exists and is not a WHAT file; refusing to replace it"), an
+ * existing parent directory must be writable. Returns TM_OK or TM_ECONFIG
+ * with the reason set. `what` names the format in messages ("CSV"). */
+int outfile_check(const tm_host *h, tm_ctx *ctx, const char *path, const char *what,
+                  outfile_sniff sniff);
+
+/* Creates missing parent directories and the temporary file (mode 0644),
+ * opened for buffered writing as o->fp. TM_OK, or TM_ERR with the reason. */
+int outfile_open(outfile *o, const tm_host *h, tm_ctx *ctx, const char *path);
+
+/* For flush(): flushes, fsyncs and closes the temporary file. A write error
+ * met earlier on o->fp (ENOSPC, EFBIG) is reported here. */
+int outfile_finish(outfile *o);
+
+/* For commit(): renames the temporary file over the target and fsyncs the
+ * directory so that the rename survives a crash. */
+int outfile_commit(outfile *o);
+
+/* For fini(): closes and removes the temporary file unless committed. */
+void outfile_close(outfile *o);
+
+/* A sniff that accepts text: no NUL byte and valid UTF-8 in the head (a
+ * multibyte sequence cut at the end of the head is allowed). */
+bool outfile_is_text(const unsigned char *head, size_t n);
+
+#endif
