@@ -166,6 +166,10 @@ gz_case "$g/missing.tsv" "$g/missing.tsv: cannot open: No such file or directory
 gz_case "$g/adir.tsv" "$g/adir.tsv: a directory, not a gazetteer file"
 gz_case "$g/binary.tsv" "$g/binary.tsv:1: a NUL byte: not a text file"
 gz_case /dev/zero "/dev/zero: not a regular file"
+printf '%s\n' $'canonical\ttype\tid\taliases\tcountry' $'Zorblax\tLOC\t\t\tAZ' $'Quux\tLOC\t\t\taz' >"$g/badcountry.tsv"
+gz_case "$g/badcountry.tsv" "$g/badcountry.tsv:3: country 'az' is not an ISO 3166-1 alpha-2 code"
+printf '%s\n' '- {canonical: Vexmoor, type: LOC, country: Azerbaijan}' >"$g/badcountry.yaml"
+gz_case "$g/badcountry.yaml" "$g/badcountry.yaml:1: country 'Azerbaijan' is not an ISO 3166-1 alpha-2 code"
 # the same with the base lists and the model, and the bad list after a good one
 printf '%s\n' "$H" $'Zorblax Industries\tORG\tz:1\tZorblax' >"$g/good.tsv"
 gz_case "$g/dupid.tsv" "$g/dupid.tsv:3: id 'acme:1' is already used on line 2" "{gazetteers: [\"$g/good.tsv\", \"$g/dupid.tsv\"]}"
@@ -187,6 +191,25 @@ want = {("Zorblax Industries", "ORG"), ("Quuxley Vandermeer", "PER"), ("Flimbo, 
         ('The "Gronk" Group', "ORG"), ("Trelawney Spoon", "PER"), ("Vexmoor", "LOC")}
 missing = want - got
 assert not missing, missing
+PY
+
+# ministries get their official form, whichever way the text writes them, when
+# the name or the word before it says the country; without one the printed form stays
+printf '%s\n' "The Azerbaijani Defense Ministry said the Russian Defence Ministry agreed. Armenia's Defense Ministry and the Ministry of Defence of Georgia disagreed; the Turkish Foreign Ministry called. Officials at the Health Ministry said nothing." >"$work/in/min.txt"
+pipeline "$work/p.yaml" "$(files "$work/in/min.txt")" "{}" "$work/o/min.jsonl"
+expect 0 "ministries" -- "$TM" run "$work/p.yaml"
+python3 - "$work/o/min.jsonl" <<'PY' && ok "ministries named in their official form" || bad "ministries' canonical names"
+import json, sys
+d = json.loads(open(sys.argv[1], encoding="utf-8").readline())
+got = {a["label"]: a["canonical"] for a in d["annotations"] if a["type"] == "ORG"}
+want = {"Azerbaijani Defense Ministry": "Ministry of Defense of Azerbaijan",
+        "Russian Defence Ministry": "Ministry of Defense of Russia",
+        "Defense Ministry": "Ministry of Defense of Armenia",
+        "Ministry of Defence of Georgia": "Ministry of Defense of Georgia",
+        "Turkish Foreign Ministry": "Ministry of Foreign Affairs of T\u00fcrkiye",
+        "Health Ministry": "Health Ministry"}
+bad = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
+assert not bad, bad
 PY
 rm -rf "$work/o"
 

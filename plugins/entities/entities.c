@@ -89,7 +89,45 @@ typedef struct state {
     gazetteer *common; /* common English words (ambiguous-words.tsv), as folded keys */
     unsigned n_base;   /* entries with a priority below this come from the base lists */
     unsigned want; /* bit per type */
+    const char *countries[26 * 26]; /* country names by ISO 3166-1 alpha-2 */
 } state;
+
+static int country_slot(const char cc[2])
+{
+    if (cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z')
+        return -1;
+    return (cc[0] - 'A') * 26 + (cc[1] - 'A');
+}
+
+/* The countries' names as the lists give them (the iso-codes entries). */
+static void index_countries(state *s)
+{
+    for (size_t i = 0, n = gz_size(s->gz); i < n; i++) {
+        const gz_entry *e = gz_entry_at(s->gz, i);
+        int slot = country_slot(e->country);
+        if (slot >= 0 && e->is_country && e->id && !strncmp(e->id, "iso3166:", 8) &&
+            !s->countries[slot])
+            s->countries[slot] = e->canonical;
+    }
+}
+
+/* pat_country_fn: a nationality ("Azerbaijani") or a country ("Azerbaijan")
+ * -> the country's name; a city or a region of a country is not one. */
+static const char *country_of(void *ud, const char *w, size_t n)
+{
+    state *s = ud;
+    char key[256];
+    if (n * 4 + 8 > sizeof key)
+        return NULL;
+    size_t kl = fold_name(w, n, key);
+    const gz_entry *e = kl ? gz_lookup(s->gz, key, kl) : NULL;
+    int slot = e ? country_slot(e->country) : -1;
+    if (slot < 0)
+        return NULL;
+    bool nationality = !strcmp(e->type, "MISC");
+    bool country = !strcmp(e->type, "LOC") && e->is_country;
+    return nationality || country ? s->countries[slot] : NULL;
+}
 
 /* The directory holding this plugin's own file, to find the data beside it. */
 static void data_dir(char *out, size_t n, const char *sub)
@@ -143,7 +181,7 @@ static int load_common_words(state *s, const char *dir)
         if (line[0] == '#' || !tab || strncmp(tab + 1, "common\t", 7) != 0)
             continue;
         *tab = 0;
-        rc = gz_add(s->common, line, "O", NULL, NULL, 0, false, 0);
+        rc = gz_add(s->common, line, "O", NULL, NULL, 0, 0, 0, NULL);
     }
     fclose(f);
     return rc;
@@ -231,6 +269,7 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
         fini(s);
         return failed >= nl ? TM_ENOMEM : failed < nb ? TM_ERR : TM_ECONFIG;
     }
+    index_countries(s);
     if (ci.hit || ci.written)
         h->count(ctx, ci.hit ? "gazetteer_cache_hits" : "gazetteer_cache_writes", 1);
     char note[sizeof ci.note]; /* said once, when both caches have the same problem */
@@ -809,6 +848,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
         for (size_t k = 0; k < nm; k++)
             if (!m[k].entry && !m[k].canonical && m[k].type >= 0)
                 m[k].canonical = plain_canonical(t + m[k].start, m[k].end - m[k].start);
+        pat_ministries(t, m, nm, country_of, s);
         pat_abbreviations(t, d->text_len, m, &nm, cap);
         /* coreference: a one-word PER/ORG mention that ends a longer one */
         if (c->coreference) {

@@ -71,6 +71,7 @@ void gz_free(gazetteer *g)
 }
 
 size_t gz_size(const gazetteer *g) { return g->n; }
+const gz_entry *gz_entry_at(const gazetteer *g, size_t i) { return &g->entries[i]; }
 size_t gz_max_words(const gazetteer *g) { return g->max_words; }
 
 /* Which of two entries a key should name: a later list first, then an
@@ -175,7 +176,8 @@ static int add_key(gazetteer *g, const char *name, uint32_t entry)
 }
 
 int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id,
-           const char *aliases, uint32_t population, bool ambiguous, uint8_t priority)
+           const char *aliases, uint32_t population, unsigned flags, uint8_t priority,
+           const char *country)
 {
     if (g->image || g->n >= UINT32_MAX)
         return -1;
@@ -192,8 +194,11 @@ int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id
     e->type = strdup(type);
     e->id = id && *id ? strdup(id) : NULL;
     e->population = population;
-    e->ambiguous = ambiguous;
+    e->ambiguous = (flags & GZ_AMBIGUOUS) != 0;
+    e->is_country = (flags & GZ_COUNTRY) != 0;
     e->priority = priority;
+    e->country[0] = country ? country[0] : 0;
+    e->country[1] = country ? country[1] : 0;
     if (!e->canonical || !e->type)
         return -1;
     uint32_t idx = (uint32_t)g->n++;
@@ -517,6 +522,30 @@ static size_t split_fields(char *line, char sep, bool quotes, char **f, size_t m
     }
 }
 
+/* Is `flag` one of the comma-separated words of `flags`? */
+static bool flag_in(const char *flags, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *p = flags; (p = strstr(p, flag)); p += n)
+        if ((p == flags || p[-1] == ',') && (p[n] == 0 || p[n] == ','))
+            return true;
+    return false;
+}
+
+/* "AZ" or "AE,SA": ISO 3166-1 alpha-2 codes joined by commas. */
+static bool country_list(const char *s)
+{
+    for (;;) {
+        if (!(s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'))
+            return false;
+        if (!s[2])
+            return true;
+        if (s[2] != ',')
+            return false;
+        s += 3;
+    }
+}
+
 #define MAX_COLUMNS 64
 static const char *const required[4] = {"canonical", "type", "id", "aliases"};
 
@@ -534,7 +563,7 @@ static int load_table(gazetteer *g, const char *path, bool csv, uint8_t prio, ch
     const char *sep_s = csv ? "," : "<TAB>", *seps = csv ? "commas" : "TABs";
     char *line = NULL, *fl[MAX_COLUMNS];
     size_t cap = 0, lineno = 0, ncols = 0;
-    int col_flags = -1, col_pop = -1, rc = 0;
+    int col_flags = -1, col_pop = -1, col_country = -1, rc = 0;
     id_set ids = {0};
     ssize_t got;
 #define FAIL(...)                                                                            \
@@ -578,6 +607,8 @@ static int load_table(gazetteer *g, const char *path, bool csv, uint8_t prio, ch
                     col_flags = (int)k;
                 else if (!strcmp(fl[k], "population"))
                     col_pop = (int)k;
+                else if (!strcmp(fl[k], "country"))
+                    col_country = (int)k;
             }
             continue;
         }
@@ -602,9 +633,19 @@ static int load_table(gazetteer *g, const char *path, bool csv, uint8_t prio, ch
         if (first)
             FAIL("%s:%zu: id '%s' is already used on line %u (ids are unique within a file)",
                  path, lineno, fl[2], first);
-        bool amb = col_flags >= 0 && strstr(fl[col_flags], "ambiguous");
+        unsigned flags = 0;
+        if (col_flags >= 0 && flag_in(fl[col_flags], "ambiguous"))
+            flags |= GZ_AMBIGUOUS;
+        if (col_flags >= 0 && flag_in(fl[col_flags], "country"))
+            flags |= GZ_COUNTRY;
         uint32_t pop = col_pop >= 0 ? (uint32_t)strtoul(fl[col_pop], NULL, 10) : 0;
-        if (gz_add(g, fl[0], fl[1], fl[2], fl[3], pop, amb, prio) != 0 ||
+        /* one country, or several ("AE,SA": an adjective of the region),
+         * which name no single country */
+        const char *cc = col_country >= 0 ? fl[col_country] : "";
+        if (*cc && !country_list(cc))
+            FAIL("%s:%zu: country '%s' is not an ISO 3166-1 alpha-2 code (two capitals, "
+                 "several joined by commas)", path, lineno, cc);
+        if (gz_add(g, fl[0], fl[1], fl[2], fl[3], pop, flags, prio, strlen(cc) == 2 ? cc : NULL) != 0 ||
             (*fl[2] && id_add(&ids, fl[2], (uint32_t)(g->n - 1), (uint32_t)lineno) != 0))
             FAIL("%s:%zu: out of memory", path, lineno);
     }
@@ -677,7 +718,7 @@ static int load_yaml(gazetteer *g, const char *path, uint8_t prio, char *err, si
     for (yaml_node_item_t *it = rc ? NULL : root->data.sequence.items.start;
          it && it < root->data.sequence.items.top && rc == 0; it++) {
         yaml_node_t *e = yaml_document_get_node(&d, *it);
-        const char *canon = NULL, *type = NULL, *id = NULL;
+        const char *canon = NULL, *type = NULL, *id = NULL, *country = NULL;
         size_t line = e->start_mark.line + 1, type_line = line;
         aliases.len = 0;
         if (aliases.s)
@@ -701,6 +742,8 @@ static int load_yaml(gazetteer *g, const char *path, uint8_t prio, char *err, si
                     type_line = v->start_mark.line + 1;
                 } else if (!strcmp(ks, "id"))
                     id = vs;
+                else if (!strcmp(ks, "country"))
+                    country = vs;
                 else if (!strcmp(ks, "aliases") && *vs && alias_add(&aliases, vs) != 0)
                     rc = -1;
             } else if (v->type == YAML_SEQUENCE_NODE && !strcmp(ks, "aliases")) {
@@ -728,7 +771,11 @@ static int load_yaml(gazetteer *g, const char *path, uint8_t prio, char *err, si
         else if (id && *id && (first = id_find(&ids, g, id)) != 0)
             snprintf(err, err_len, "%s:%zu: id '%s' is already used on line %u (ids are unique "
                      "within a file)", path, line, id, first);
-        else if (gz_add(g, canon, type, id, aliases.s, 0, false, prio) != 0 ||
+        else if (country && *country && !country_list(country))
+            snprintf(err, err_len, "%s:%zu: country '%s' is not an ISO 3166-1 alpha-2 code (two "
+                     "capitals, several joined by commas)", path, line, country);
+        else if (gz_add(g, canon, type, id, aliases.s, 0, 0, prio,
+                        country && strlen(country) == 2 ? country : NULL) != 0 ||
                  (id && *id && id_add(&ids, id, (uint32_t)(g->n - 1), (uint32_t)line) != 0))
             snprintf(err, err_len, "%s:%zu: out of memory", path, line);
         else
@@ -775,7 +822,9 @@ typedef struct image_head {
 typedef struct image_entry {
     uint32_t canonical, type, id; /* id: UINT32_MAX for none */
     uint32_t population;
-    uint8_t ambiguous, priority, pad[2];
+    uint8_t ambiguous, priority;
+    char country[2];
+    uint8_t is_country, pad[3];
 } image_entry;
 
 #define NO_ID UINT32_MAX
@@ -855,6 +904,8 @@ int gz_write_image(const gazetteer *g, gz_write_fn write, void *ctx)
         ie.population = e->population;
         ie.ambiguous = e->ambiguous;
         ie.priority = e->priority;
+        memcpy(ie.country, e->country, 2);
+        ie.is_country = e->is_country;
         out_put(o, &ie, sizeof ie);
     }
     out_pad(o, g->n * sizeof(image_entry));
@@ -941,7 +992,8 @@ gazetteer *gz_from_image(const void *img, size_t len, void *map, size_t map_len,
             BAD("entry string out of range");
         g->entries[i] = (gz_entry){(char *)strings + e.canonical, (char *)strings + e.type,
                                    e.id == NO_ID ? NULL : (char *)strings + e.id,
-                                   e.population, e.ambiguous, e.priority};
+                                   e.population, e.ambiguous, e.is_country, e.priority,
+                                   {e.country[0], e.country[1]}};
     }
     g->n = g->cap = h.n;
     g->slots = (key_slot *)slots;

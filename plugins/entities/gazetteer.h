@@ -14,7 +14,10 @@ typedef struct gz_entry {
     char *canonical, *type, *id;
     uint32_t population;
     uint8_t ambiguous; /* the name is also a common word ("Nice", "Reading") */
+    uint8_t is_country; /* a country (flag `country`), not a place in one */
     uint8_t priority;  /* later (user) gazetteers win over earlier (base) ones */
+    char country[2];   /* ISO 3166-1 alpha-2 of the one country the entry belongs to
+                        * (a place, a nationality), or zeros */
 } gz_entry;
 
 typedef struct gazetteer gazetteer;
@@ -26,11 +29,15 @@ void gz_free(gazetteer *g);
  * "FILE: reason" when no line applies): a file that is not a regular file,
  * not UTF-8 text, without the header line, a line with another number of
  * fields than the header, an empty canonical name, an unknown type, an id
- * used twice in the file; in YAML, what is not a list of mappings. */
+ * used twice in the file, a `country` that is not ISO 3166-1 alpha-2 capitals;
+ * in YAML, what is not a list of mappings. */
 int gz_load(gazetteer *g, const char *path, char *err, size_t err_len);
-/* Adds one entry (aliases joined by '|'); returns 0 or -1 (out of memory). */
+/* Adds one entry (aliases joined by '|'; country: two capitals or NULL);
+ * returns 0 or -1 (out of memory). */
 int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id,
-           const char *aliases, uint32_t population, bool ambiguous, uint8_t priority);
+           const char *aliases, uint32_t population, unsigned flags, uint8_t priority,
+           const char *country);
+enum { GZ_AMBIGUOUS = 1, GZ_COUNTRY = 2 }; /* gz_add's flags */
 /* The best entry for a folded key, or NULL. */
 const gz_entry *gz_lookup(const gazetteer *g, const char *key, size_t len);
 /* Builds the index gz_fuzzy uses; call after the last gz_load/gz_add. */
@@ -44,6 +51,8 @@ const gz_entry *gz_probe(const gazetteer *g, const char *key, size_t len, bool *
 const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, const char *type,
                          size_t max_dist, size_t *dist);
 size_t gz_size(const gazetteer *g);
+/* The i-th entry, i < gz_size(g). */
+const gz_entry *gz_entry_at(const gazetteer *g, size_t i);
 size_t gz_max_words(const gazetteer *g);
 
 /* The compiled form, for the cache (gzcache.h). gz_write_image writes a

@@ -22,7 +22,7 @@
  * layout or the way lists are read changes (what the loaders accept, how
  * priorities are given). */
 #define CACHE_FORMAT 1u
-#define GZ_IMAGE_VERSION 2u /* 2: prefix slots, fuzzy index by type */
+#define GZ_IMAGE_VERSION 3u /* 2: prefix slots, fuzzy index by type; 3: country */
 #define NER_GAZ_IMAGE_VERSION 1u
 #define BYTE_ORDER_MARK 0x01020304u
 

@@ -2,6 +2,7 @@
 #include "patterns.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -476,5 +477,142 @@ void pat_complete_persons(const char *t, const ner_tok *tk, size_t n, mention *m
             if (j != k && m[j].type >= 0 && m[j].start >= start && m[j].end <= m[k].start)
                 m[j].type = -1;
         m[k].start = start;
+    }
+}
+
+/* ---- official names of ministries ---------------------------------------- */
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+/* "Azerbaijan's" -> "Azerbaijan" (straight or curly apostrophe). */
+static span strip_possessive(span w)
+{
+    if (w.n > 2 && !memcmp(w.p + w.n - 2, "'s", 2))
+        w.n -= 2;
+    else if (w.n > 4 && !memcmp(w.p + w.n - 4, "\xE2\x80\x99s", 4))
+        w.n -= 4;
+    return w;
+}
+
+static bool is_word(span w, const char *s) { return w.n == strlen(s) && !memcmp(w.p, s, w.n); }
+
+/* A portfolio word: capitalised, or the "and" of "Foreign Affairs and Trade". */
+static bool portfolio_word(span w) { return up(w.p[0]) || is_word(w, "and") || is_word(w, "&"); }
+
+/* Appends the portfolio in one spelling: "Defence" is written "Defense" and a
+ * bare "Foreign" is "Foreign Affairs", so that the British and the American
+ * and the short and the long form name one ministry. */
+static size_t put_portfolio(char *out, const span *w, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            out[o++] = ' ';
+        if (is_word(w[i], "Defence")) {
+            memcpy(out + o, "Defense", 7);
+            o += 7;
+            continue;
+        }
+        memcpy(out + o, w[i].p, w[i].n);
+        o += w[i].n;
+    }
+    if (n == 1 && is_word(w[0], "Foreign")) {
+        memcpy(out + o, " Affairs", 8);
+        o += 8;
+    }
+    return o;
+}
+
+#define MAX_MINISTRY_WORDS 12
+
+void pat_ministries(const char *t, mention *m, size_t nm, pat_country_fn country_of, void *ud)
+{
+    for (size_t k = 0; k < nm; k++) {
+        if (m[k].type != T_ORG || m[k].entry)
+            continue;
+        span w[MAX_MINISTRY_WORDS];
+        size_t n = 0, mi = SIZE_MAX;
+        bool too_long = false;
+        for (size_t i = m[k].start; i < m[k].end && !too_long;) {
+            while (i < m[k].end && t[i] == ' ')
+                i++;
+            size_t j = i;
+            while (j < m[k].end && t[j] != ' ')
+                j++;
+            if (j == i)
+                break;
+            if (n == MAX_MINISTRY_WORDS) {
+                too_long = true;
+                break;
+            }
+            w[n] = (span){t + i, j - i};
+            if (is_word(w[n], "Ministry"))
+                mi = mi == SIZE_MAX ? n : SIZE_MAX - 1; /* twice: not one ministry */
+            n++;
+            i = j;
+        }
+        if (too_long || mi >= SIZE_MAX - 1)
+            continue;
+        const char *country = NULL;
+        size_t pb = 0; /* portfolio before "Ministry": w[pb, mi) */
+        if (mi > 0) {
+            span c = strip_possessive(w[0]);
+            if ((country = country_of(ud, c.p, c.n)))
+                pb = 1;
+        }
+        for (size_t i = pb; i < mi; i++)
+            if (!portfolio_word(w[i]))
+                goto next;
+        /* after it: "of COUNTRY" when the portfolio came first ("Defence
+         * Ministry of Azerbaijan"), else "of PORTFOLIO [of COUNTRY]" */
+        size_t pa = mi + 1, pe = n;
+        if (pa < n) {
+            if (!is_word(w[pa], "of"))
+                continue;
+            pa++;
+            pe = pa;
+            if (pb == mi)
+                while (pe < n && !is_word(w[pe], "of"))
+                    if (!portfolio_word(w[pe++]))
+                        goto next;
+            size_t cs = pb < mi ? pa : pe + 1; /* where the country starts */
+            if (pb < mi || pe < n) {
+                if (country || cs >= n)
+                    continue;
+                const char *a = w[cs].p, *z = w[n - 1].p + w[n - 1].n;
+                if (!(country = country_of(ud, a, (size_t)(z - a))))
+                    continue;
+            }
+        }
+        const span *pw = pb < mi ? w + pb : w + pa;
+        size_t np = pb < mi ? mi - pb : pe - pa;
+        if (!np)
+            continue;
+        /* the country may stand just before the name: "Azerbaijan's [Defense
+         * Ministry]", "the Azerbaijani [Defense Ministry]" */
+        if (!country && m[k].start > 1 && t[m[k].start - 1] == ' ') {
+            size_t b = m[k].start - 1;
+            while (b > 0 && t[b - 1] != ' ' && t[b - 1] != '\n')
+                b--;
+            span c = strip_possessive((span){t + b, m[k].start - 1 - b});
+            country = c.n ? country_of(ud, c.p, c.n) : NULL;
+        }
+        if (!country)
+            continue;
+        size_t plen = 0;
+        for (size_t i = 0; i < np; i++)
+            plen += pw[i].n + 1;
+        char *canon = malloc(sizeof "Ministry of  Affairs of " + plen + strlen(country));
+        if (!canon)
+            continue; /* the printed form stays: no worse than before */
+        size_t o = (size_t)sprintf(canon, "Ministry of ");
+        o += put_portfolio(canon + o, pw, np);
+        sprintf(canon + o, " of %s", country);
+        free(m[k].canonical);
+        m[k].canonical = canon;
+    next:;
     }
 }

@@ -52,4 +52,16 @@ void pat_head_phrases(const char *t, size_t len, const ner_tok *tk, size_t n, me
  * and canonical (entry, or a copy of canonical), appending to m[*nm..cap). */
 void pat_abbreviations(const char *t, size_t len, mention *m, size_t *nm, size_t cap);
 
+/* The country a nationality or country name belongs to ("Azerbaijani",
+ * "Azerbaijan": "Azerbaijan"), as the lists name it, or NULL. */
+typedef const char *(*pat_country_fn)(void *ud, const char *word, size_t len);
+
+/* Gives ministries without a listed entry their official form, so that
+ * every way news writes one names it alike: "Azerbaijani Defense Ministry",
+ * "Azerbaijan's Ministry of Defence", "the Defence Ministry of Azerbaijan",
+ * "Ministry of Defense of Azerbaijan" -> canonical "Ministry of Defense of
+ * Azerbaijan". The country comes from the name or from the word just before
+ * it; without one the printed form stays. */
+void pat_ministries(const char *t, mention *m, size_t nm, pat_country_fn country_of, void *ud);
+
 #endif
