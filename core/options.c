@@ -282,6 +282,19 @@ void *tm__options_fill(const tm_plugin *p, const char *file, const tm_node *with
         const tm_option *o = &p->options[j];
         const tm_node *v = with ? tm__node_get(with, o->name) : NULL;
         char *msg = NULL;
+        if (v && tm__node_is_null(v) && (o->def || o->required)) {
+            /* a plugin may take NULL for "unset" only where that is the default */
+            if (o->def)
+                *err = tm__xasprintf("%s: option '%s' is null: give %s %s, or leave the option "
+                                     "out for its default (%s)", tm__where(file, v), o->name,
+                                     strchr("aeiou", tm__opt_type_name(o->type)[0]) ? "an" : "a",
+                                     tm__opt_type_name(o->type), o->def);
+            else
+                *err = tm__xasprintf("%s: option '%s' is null, but %s '%s' needs it: %s",
+                                     tm__where(file, v), o->name, tm__role_name(p->role),
+                                     p->name, o->help);
+            goto fail;
+        }
         if (v) {
             msg = set_option(o, config, v);
             if (msg) {

@@ -125,7 +125,10 @@ static void test_errors(void **st)
                                         "64k or 10MB, not 'lots'");
     expect_err("path: [a]\n", "p.yaml:1:7: option 'path' expects a string, not a list");
     expect_err("count: 2\n", "p.yaml:1:1: stage 'demo' needs option 'path': Where to write.");
-    expect_err("path: x\ncount:\n", "p.yaml:2:7: option 'count' expects a integer, not null");
+    expect_err("path: x\ncount:\n", "p.yaml:2:7: option 'count' is null: give an integer, or "
+                                   "leave the option out for its default (3)");
+    expect_err("path: ~\n", "p.yaml:1:7: option 'path' is null, but stage 'demo' needs it: "
+                            "Where to write.");
 }
 
 static void test_schema(void **st)
