@@ -93,6 +93,10 @@ stderr_has "$work/p.yaml:3:10: unknown stage plugin 'fliter'; did you mean 'filt
 pipeline "$work/p.yaml" "$seeds" "[{use: filter, with: {min_byte: 3}}]" "$out"
 expect 2 "unknown option" -- "$TM" check "$work/p.yaml"
 stderr_has "unknown option 'min_byte' for stage 'filter'; did you mean 'min_bytes'? (valid: min_bytes, max_bytes, match, exclude"
+# null where an option has a default is refused, never passed on as NULL
+pipeline "$work/p.yaml" "{use: jsonl, with: {paths: [x.jsonl], text_field: null}}" "[]" "$out"
+expect 2 "null option" -- "$TM" check "$work/p.yaml"
+stderr_has "option 'text_field' is null: give a string, or leave the option out for its default (text)"
 pipeline "$work/p.yaml" "$seeds" "[{use: filter, with: {match: \"(unclosed\"}}]" "$out"
 expect 2 "bad regular expression" -- "$TM" check "$work/p.yaml"
 stderr_has "stage 'filter' (filter) failed to start: option 'match': invalid regular expression at offset 9: missing closing parenthesis"
@@ -116,13 +120,30 @@ stderr_has "failed while processing: cannot process document 000_a17fe12a0b71737
 no_tmp "$work/bad"
 rm -f "$out"
 
-# two sinks, the second cannot write: the first keeps its older output
+# two sinks, the second cannot write: the first keeps its older output. The
+# second's path passes the check in init, but its temporary file's name
+# (".NAME.tmp.XXXXXX") is longer than a file name may be, so it fails while
+# the documents flow.
 echo '{"kept": true}' >"$out"
-printf 'version: 1\nsource: %s\nsinks:\n  - {use: jsonl, with: {path: "%s"}}\n  - {use: jsonl, with: {path: "/proc/version/x.jsonl"}}\n' "$seeds" "$out" >"$work/p.yaml"
+long="$work/bad/$(printf 'x%.0s' $(seq 244)).jsonl"
+printf 'version: 1\nsource: %s\nsinks:\n  - {use: jsonl, with: {path: "%s"}}\n  - {use: jsonl, with: {path: "%s"}}\n' "$seeds" "$out" "$long" >"$work/p.yaml"
 expect 4 "one of two sinks fails" -- "$TM" run "$work/p.yaml"
+stderr_has "cannot create the temporary file"
 [ "$(cat "$out")" = '{"kept": true}' ] && ok "the other sink did not replace its output" || bad "a sink committed although another failed"
 no_tmp "$work/bad"
+# a sink whose path cannot be written is refused before any data flows
+printf 'version: 1\nsource: %s\nsinks:\n  - {use: jsonl, with: {path: "%s"}}\n  - {use: jsonl, with: {path: "/proc/version/x.jsonl"}}\n' "$seeds" "$out" >"$work/p.yaml"
+expect 2 "a sink path under a file" -- "$TM" run "$work/p.yaml"
+stderr_has "path: /proc/version/x.jsonl: /proc/version is not a directory"
+[ "$(cat "$out")" = '{"kept": true}' ] && ok "the other sink did not replace its output" || bad "a sink committed although another failed"
 rm -f "$out"
+# a file of another format at the path is refused, not overwritten
+printf 'SQLite format 3\000\001\002' >"$work/bad/db.jsonl"
+pipeline "$work/p.yaml" "$seeds" "[]" "$work/bad/db.jsonl"
+expect 2 "an SQLite file at a jsonl sink's path" -- "$TM" run "$work/p.yaml"
+stderr_has "path: $work/bad/db.jsonl exists and is not a JSON Lines file; refusing to replace it"
+[ "$(head -c 15 "$work/bad/db.jsonl")" = "SQLite format 3" ] && ok "the SQLite file is untouched" || bad "the SQLite file was changed"
+rm -f "$work/bad/db.jsonl"
 
 # empty input
 mkdir -p "$work/empty"

@@ -113,7 +113,7 @@ int outfile_check(const tm_host *h, tm_ctx *ctx, const char *path, const char *w
     return rc;
 }
 
-static int make_dirs(outfile *o, char *dir)
+static int make_dirs(const tm_host *h, tm_ctx *ctx, const char *path, char *dir)
 {
     for (char *p = dir + 1;; p++) {
         if (*p && *p != '/')
@@ -123,8 +123,7 @@ static int make_dirs(outfile *o, char *dir)
             *p = 0;
             if (mkdir(dir, 0777) != 0 && errno != EEXIST) { /* the umask narrows 0777 */
                 int e = errno;
-                o->host->error(o->ctx, "%s: cannot create the directory %s: %s", o->path, dir,
-                               strerror(e));
+                h->error(ctx, "%s: cannot create the directory %s: %s", path, dir, strerror(e));
                 *p = c;
                 return TM_ERR;
             }
@@ -135,6 +134,34 @@ static int make_dirs(outfile *o, char *dir)
     }
 }
 
+int outfile_make_parent(const tm_host *h, tm_ctx *ctx, const char *path)
+{
+    if (base_name(path) - path <= 1) /* "name" or "/name": nothing to create */
+        return TM_OK;
+    char *dir = dir_of(h, path);
+    if (!dir)
+        return TM_ENOMEM;
+    int rc = make_dirs(h, ctx, path, dir);
+    h->free(dir);
+    return rc;
+}
+
+int outfile_sync_dir(const tm_host *h, tm_ctx *ctx, const char *path)
+{
+    char *dir = dir_of(h, path);
+    if (!dir)
+        return TM_ENOMEM;
+    int rc = TM_OK;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* some file systems cannot sync a directory (EINVAL); nothing to do then */
+    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL))
+        rc = h->error(ctx, "%s: cannot sync the directory %s: %s", path, dir, strerror(errno));
+    if (dfd >= 0)
+        close(dfd);
+    h->free(dir);
+    return rc;
+}
+
 int outfile_open(outfile *o, const tm_host *h, tm_ctx *ctx, const char *path)
 {
     memset(o, 0, sizeof *o);
@@ -143,15 +170,9 @@ int outfile_open(outfile *o, const tm_host *h, tm_ctx *ctx, const char *path)
     o->path = path;
     const char *base = base_name(path);
     size_t dir_n = (size_t)(base - path); /* with its trailing '/' */
-    if (dir_n > 1) {
-        char *dir = dir_of(h, path);
-        if (!dir)
-            return TM_ENOMEM;
-        int rc = make_dirs(o, dir);
-        h->free(dir);
-        if (rc != TM_OK)
-            return rc;
-    }
+    int rc = outfile_make_parent(h, ctx, path);
+    if (rc != TM_OK)
+        return rc;
     static const char suffix[] = ".tmp.XXXXXX";
     size_t n = dir_n + 1 + strlen(base) + sizeof suffix;
     if (!(o->tmp = h->alloc(n)))
@@ -201,19 +222,7 @@ int outfile_commit(outfile *o)
         return h->error(o->ctx, "%s: cannot move %s into place: %s", o->path, o->tmp,
                         strerror(errno));
     o->committed = true;
-    char *dir = dir_of(h, o->path);
-    if (!dir)
-        return TM_ENOMEM;
-    int rc = TM_OK;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    /* some file systems cannot sync a directory (EINVAL); nothing to do then */
-    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL))
-        rc = h->error(o->ctx, "%s: cannot sync the directory %s: %s", o->path, dir,
-                      strerror(errno));
-    if (dfd >= 0)
-        close(dfd);
-    h->free(dir);
-    return rc;
+    return outfile_sync_dir(h, o->ctx, o->path);
 }
 
 void outfile_close(outfile *o)

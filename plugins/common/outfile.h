@@ -42,6 +42,14 @@ typedef struct outfile {
 int outfile_check(const tm_host *h, tm_ctx *ctx, const char *path, const char *what,
                   outfile_sniff sniff);
 
+/* Creates the missing parent directories of `path` (mkdir -p, mode 0777
+ * narrowed by the umask). TM_OK, or TM_ERR with the reason set. */
+int outfile_make_parent(const tm_host *h, tm_ctx *ctx, const char *path);
+
+/* Fsyncs the directory holding `path`, so that a file created or renamed
+ * there survives a crash. TM_OK, or TM_ERR with the reason set. */
+int outfile_sync_dir(const tm_host *h, tm_ctx *ctx, const char *path);
+
 /* Creates missing parent directories and the temporary file (mode 0644),
  * opened for buffered writing as o->fp. TM_OK, or TM_ERR with the reason. */
 int outfile_open(outfile *o, const tm_host *h, tm_ctx *ctx, const char *path);

@@ -1,17 +1,17 @@
 /* sink `jsonl`: writes every document as one line of compact JSON, plain,
- * gzip or zstd. Output goes to a temporary file beside the target and is
- * renamed into place only by flush(), after an fsync, so a failed or
- * interrupted run never leaves a half-written file (nor the temporary one). */
+ * gzip or zstd. Output goes through plugins/common/outfile: a temporary file
+ * beside the target, made durable by flush() and renamed into place only by
+ * commit(), so a failed or interrupted run never leaves a half-written file
+ * (nor the temporary one). */
 #include "jsonio.h"
+#include "outfile.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -47,9 +47,10 @@ typedef struct state {
     const config *cfg;
     int comp; /* COMP_NONE, COMP_GZIP or COMP_ZSTD */
 
-    bool opened, committed;
-    char *tmp; /* the temporary file, once created */
-    int fd;
+    bool opened;
+    /* the JSON text and the compressor write to the raw descriptor of
+     * file.fp, never through the FILE, which outfile only flushes empty */
+    outfile file;
     jio_buf out; /* JSON text; drains into the compressor or the file */
     unsigned char *zout;
     z_stream z;
@@ -66,10 +67,16 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static const char *base_name(const char *path)
+/* An existing file at the path may be replaced when it is JSON Lines as
+ * this sink writes it: text, gzip or zstd. Anything else (an SQLite
+ * database, an image) is more likely a mistake than an old output. */
+static bool looks_like_jsonl(const unsigned char *head, size_t n)
 {
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
+    if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+        return true;
+    if (n >= 4 && memcmp(head, "\x28\xb5\x2f\xfd", 4) == 0)
+        return true;
+    return outfile_is_text(head, n);
 }
 
 /* init validates only: `textmill check` runs it, so it creates nothing. */
@@ -88,12 +95,9 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
                                 "default)",
                            (long long)cfg->level),
                TM_ECONFIG;
-    if (!*base_name(cfg->path))
-        return host->error(ctx, "path: '%s' names a directory, not a file", cfg->path),
-               TM_ECONFIG;
-    struct stat sb;
-    if (stat(cfg->path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return host->error(ctx, "path: '%s' is a directory", cfg->path), TM_ECONFIG;
+    int rc = outfile_check(host, ctx, cfg->path, "JSON Lines", looks_like_jsonl);
+    if (rc != TM_OK)
+        return rc;
 
     state *s = host->alloc(sizeof *s);
     if (!s)
@@ -102,7 +106,6 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
     s->host = host;
     s->cfg = cfg;
     s->comp = comp;
-    s->fd = -1;
     *out = s;
     return TM_OK;
 }
@@ -113,7 +116,7 @@ static int write_all(state *s, const void *data, size_t n)
 {
     const char *p = data;
     while (n > 0) {
-        ssize_t w = write(s->fd, p, n);
+        ssize_t w = write(fileno(s->file.fp), p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
@@ -177,69 +180,16 @@ static int drain(jio_buf *b)
     return rc;
 }
 
-/* mkdir -p: creates every missing directory of `dir`, prefix by prefix. */
-static int make_dirs(state *s, tm_ctx *ctx, char *dir)
-{
-    for (char *p = dir + 1;; p++) {
-        if (*p && *p != '/')
-            continue;
-        char c = *p;
-        if (p[-1] != '/') { /* "a//b" has an empty component */
-            *p = 0;
-            if (mkdir(dir, 0777) != 0 && errno != EEXIST) { /* the umask narrows 0777 */
-                int e = errno;
-                s->host->error(ctx, "%s: cannot create the directory %s: %s", s->cfg->path,
-                               dir, strerror(e));
-                *p = c;
-                return TM_ERR;
-            }
-            *p = c;
-        }
-        if (!c)
-            return TM_OK;
-    }
-}
-
 /* Creates the directories, the temporary file and the compressor. Called
  * by the first process() or, when no document ever came, by flush(). */
 static int open_output(state *s, tm_ctx *ctx)
 {
     const tm_host *h = s->host;
-    const char *path = s->cfg->path, *base = base_name(path);
-    size_t dir_n = (size_t)(base - path); /* with its trailing '/' */
+    const char *path = s->cfg->path;
     s->opened = true;
-
-    if (dir_n > 1) {
-        char *dir = h->alloc(dir_n);
-        if (!dir)
-            return TM_ENOMEM;
-        memcpy(dir, path, dir_n - 1);
-        dir[dir_n - 1] = 0;
-        int rc = make_dirs(s, ctx, dir);
-        h->free(dir);
-        if (rc != TM_OK)
-            return rc;
-    }
-
-    /* the temporary file sits beside the target, so rename() stays within
-     * one file system and is atomic */
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t n = dir_n + 1 + strlen(base) + sizeof suffix;
-    s->tmp = h->alloc(n);
-    if (!s->tmp)
-        return TM_ENOMEM;
-    snprintf(s->tmp, n, "%.*s.%s%s", (int)dir_n, path, base, suffix);
-    s->fd = mkstemp(s->tmp);
-    if (s->fd < 0) {
-        int e = errno;
-        h->error(ctx, "%s: cannot create the temporary file %s: %s", path, s->tmp, strerror(e));
-        h->free(s->tmp);
-        s->tmp = NULL;
-        return TM_ERR;
-    }
-    fcntl(s->fd, F_SETFD, FD_CLOEXEC);
-    /* mkstemp makes the file private (0600); the output is an ordinary file */
-    fchmod(s->fd, 0644);
+    int rc = outfile_open(&s->file, h, ctx, path);
+    if (rc != TM_OK)
+        return rc;
 
     if (jio_buf_init(&s->out, h, OUT_CAP, drain, s) != TM_OK)
         return TM_ENOMEM;
@@ -444,8 +394,6 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
 static int flush(void *st, tm_ctx *ctx)
 {
     state *s = st;
-    const tm_host *h = s->host;
-    const char *path = s->cfg->path;
     if (!s->opened) { /* no document at all: still an (empty) output file */
         int rc = open_output(s, ctx);
         if (rc != TM_OK)
@@ -454,61 +402,27 @@ static int flush(void *st, tm_ctx *ctx)
     if (s->out.failed || drain(&s->out) != 0 ||
         (s->comp != COMP_NONE && emit(s, NULL, 0, true) != 0))
         return write_failed(s, ctx);
-    if (fsync(s->fd) != 0)
-        return h->error(ctx, "%s: cannot write (fsync): %s", path, strerror(errno));
-    int rc = close(s->fd);
-    s->fd = -1;
-    if (rc != 0)
-        return h->error(ctx, "%s: cannot write (close): %s", path, strerror(errno));
-    return TM_OK;
+    return outfile_finish(&s->file);
 }
 
 /* Commit: rename over the target and fsync the directory, so that the
  * rename itself survives a crash. */
 static int commit(void *st, tm_ctx *ctx)
 {
-    state *s = st;
-    const tm_host *h = s->host;
-    const char *path = s->cfg->path;
-    int rc;
-    if (rename(s->tmp, path) != 0)
-        return h->error(ctx, "%s: cannot move %s into place: %s", path, s->tmp, strerror(errno));
-    s->committed = true;
-
-    const char *base = base_name(path);
-    size_t dir_n = (size_t)(base - path);
-    char *dir = h->alloc(dir_n + 2);
-    if (!dir)
-        return TM_ENOMEM;
-    if (dir_n)
-        snprintf(dir, dir_n + 2, "%.*s", (int)(dir_n > 1 ? dir_n - 1 : 1), path);
-    else
-        strcpy(dir, ".");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    rc = TM_OK;
-    /* some file systems cannot sync a directory (EINVAL); nothing to do then */
-    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL))
-        rc = h->error(ctx, "%s: cannot sync the directory %s: %s", path, dir, strerror(errno));
-    if (dfd >= 0)
-        close(dfd);
-    h->free(dir);
-    return rc;
+    (void)ctx;
+    return outfile_commit(&((state *)st)->file);
 }
 
 static void fini(void *st)
 {
     state *s = st;
     const tm_host *h = s->host;
-    if (s->fd >= 0)
-        close(s->fd);
-    if (s->tmp && !s->committed)
-        unlink(s->tmp); /* never leave a partial output behind */
+    outfile_close(&s->file); /* removes the temporary file unless committed */
     if (s->z_live)
         deflateEnd(&s->z);
     ZSTD_freeCCtx(s->zc);
     jio_buf_free(&s->out);
     h->free(s->zout);
-    h->free(s->tmp);
     h->free(s);
 }
 
