@@ -247,6 +247,8 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         c->batch = NULL;
         tm__ctx_settle(c, &b);
         c->docs_out += (int64_t)b.n;
+        for (size_t k = 0; k < b.n; k++)
+            c->bytes_out += (int64_t)b.docs[k]->text_len;
         if (rc < 0) {
             report_failure(&r, i, d->role == TM_ROLE_SINK ? "to commit its output" : "to flush",
                            rc);
