@@ -27,6 +27,8 @@ static char *sample_option(const tm_plugin *d, const tm_option *o)
         return tm__xstrdup("[\"" TM_SOURCE_DIR "/seeds/*.txt\"]");
     if (!strcmp(o->name, "path") && !strcmp(d->name, "graph")) /* its format is the extension's */
         return tm__xasprintf("\"%s/sink-graph.gexf\"", tmpdir);
+    if (!strcmp(o->name, "path") && !strcmp(d->name, "report")) /* a page must end in .html */
+        return tm__xasprintf("\"%s/sink-report.html\"", tmpdir);
     if (!strcmp(o->name, "path"))
         return tm__xasprintf("\"%s/%s-%s.out\"", tmpdir, tm__role_name(d->role), d->name);
     return NULL;
