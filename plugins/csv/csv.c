@@ -91,9 +91,6 @@ static void state_free(state *s)
 
 static int parse_delimiter(state *s, tm_ctx *ctx, const char *d)
 {
-    if (!d) /* an explicit null in the pipeline */
-        return s->host->error(ctx, "delimiter: null; write \",\", \";\", \"|\" or tab"),
-               TM_ECONFIG;
     if (strcmp(d, "tab") == 0 || strcmp(d, "\t") == 0)
         s->delim = '\t';
     else if (strcmp(d, ",") == 0 || strcmp(d, ";") == 0 || strcmp(d, "|") == 0)
@@ -154,8 +151,6 @@ static bool looks_like_csv(const unsigned char *head, size_t n)
 static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
 {
     const config *cfg = cfgp;
-    if (!cfg->path) /* required, so the host has refused this already */
-        return host->error(ctx, "path: not set"), TM_ECONFIG;
     state *s = host->alloc(sizeof *s);
     if (!s)
         return TM_ENOMEM;
@@ -165,9 +160,6 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
     int rc = parse_columns(s, ctx, &cfg->columns);
     if (rc == TM_OK)
         rc = parse_delimiter(s, ctx, cfg->delimiter);
-    if (rc == TM_OK && !cfg->separator)
-        rc = (host->error(ctx, "separator: null; write \"\" to join the entities with "
-                               "nothing"), TM_ECONFIG);
     if (rc == TM_OK && cfg->types.n == 0)
         rc = (host->error(ctx, "types: empty; name at least one type, or \"*\" for every "
                                "type"), TM_ECONFIG);

@@ -338,9 +338,9 @@ refused("column 'meta.'", csv_sink(os.path.join(bad_dir, "a.csv"), columns=["id"
 refused("a column twice", csv_sink(os.path.join(bad_dir, "a.csv"), columns=["id", "title", "id"]),
         "columns: 'id' is listed twice")
 refused("types []", csv_sink(os.path.join(bad_dir, "a.csv"), types=[]), "types: empty")
-refused("delimiter null", csv_sink(os.path.join(bad_dir, "a.csv"), delimiter=None), "delimiter: null")
-refused("separator null", csv_sink(os.path.join(bad_dir, "a.csv"), separator=None), "separator: null")
-refused("path null", "{use: csv, with: {path: null}}", "path: not set")
+refused("delimiter null", csv_sink(os.path.join(bad_dir, "a.csv"), delimiter=None), "option 'delimiter' is null")
+refused("separator null", csv_sink(os.path.join(bad_dir, "a.csv"), separator=None), "option 'separator' is null")
+refused("path null", "{use: csv, with: {path: null}}", "option 'path' is null, but sink 'csv' needs it")
 refused("unknown option", csv_sink(os.path.join(bad_dir, "a.csv"), delimter=";"),
         "unknown option 'delimter' for sink 'csv'")
 check("nothing was created by the refused runs", os.listdir(bad_dir) == [], os.listdir(bad_dir))
