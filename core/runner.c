@@ -177,6 +177,7 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
     run r;
     run_open(&r, p, o);
     interrupted = 0;
+    bool committing = false;
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -257,9 +258,23 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         }
         if (push(&r, &b, i + 1) != 0)
             goto done;
+        if (interrupted) /* nothing is committed yet: fini removes what was written */
+            goto done;
     }
 
-    /* outputs are in place: now the state that describes them */
+    /* The commit: outputs into place, then the state that describes them.
+     * A signal now would leave some outputs committed and others not, so it
+     * waits until the commit is over; the run has then completed. */
+    sigset_t block, saved;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &saved);
+    if (interrupted) {
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        goto done;
+    }
+    committing = true;
     for (int pass = 0; pass < 2 && !r.exit_code; pass++) {
         for (size_t i = 0; i < p->n_steps; i++) {
             const tm_plugin *d = p->steps[i].plugin.desc;
@@ -272,6 +287,7 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
             }
         }
     }
+    sigprocmask(SIG_SETMASK, &saved, NULL); /* a signal held back arrives here */
 
 done:
     fini_all(&r);
@@ -279,7 +295,11 @@ done:
         fputs("\r\x1b[K", stderr);
         tm__progress_active = 0;
     }
-    if (interrupted && !r.exit_code) {
+    if (interrupted && committing && !r.exit_code) {
+        tm__log(TM_LOG_WARN, NULL, "%s arrived while the outputs were being committed; the "
+                "run had completed, and its outputs are committed",
+                interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+    } else if (interrupted && !r.exit_code) {
         tm__log(TM_LOG_ERROR, NULL, "interrupted by %s; no output was committed",
                 interrupted == SIGINT ? "SIGINT" : "SIGTERM");
         r.exit_code = TM_EXIT_INTERRUPTED;

@@ -120,6 +120,19 @@ stderr_has "failed while processing: cannot process document 000_a17fe12a0b71737
 no_tmp "$work/bad"
 rm -f "$out"
 
+# SIGTERM while a stage flushes: exit 7, nothing committed, no temporary file
+echo '{"kept": true}' >"$out"
+pipeline "$work/p.yaml" "$seeds" "[{use: $TP/slow_flush.so}]" "$out"
+"$TM" run "$work/p.yaml" 2>"$work/err" & pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid && rc=0 || rc=$?
+[ $rc -eq 7 ] && ok "SIGTERM during flush (exit 7)" || bad "SIGTERM during flush: exit $rc, expected 7"
+stderr_has "interrupted by SIGTERM; no output was committed"
+[ "$(cat "$out")" = '{"kept": true}' ] && ok "the previous output is untouched" || bad "an interrupted flush committed"
+no_tmp "$work/bad"
+rm -f "$out"
+
 # two sinks, the second cannot write: the first keeps its older output. The
 # second's path passes the check in init, but its temporary file's name
 # (".NAME.tmp.XXXXXX") is longer than a file name may be, so it fails while

@@ -151,15 +151,17 @@ int outfile_sync_dir(const tm_host *h, tm_ctx *ctx, const char *path)
     char *dir = dir_of(h, path);
     if (!dir)
         return TM_ENOMEM;
-    int rc = TM_OK;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     /* some file systems cannot sync a directory (EINVAL); nothing to do then */
-    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL))
-        rc = h->error(ctx, "%s: cannot sync the directory %s: %s", path, dir, strerror(errno));
+    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL)) {
+        h->log(ctx, TM_LOG_WARN, "%s: cannot sync the directory %s (%s): the output is in "
+               "place, but a crash of the system now could lose its new name",
+               path, dir, strerror(errno));
+    }
     if (dfd >= 0)
         close(dfd);
     h->free(dir);
-    return rc;
+    return TM_OK;
 }
 
 int outfile_open(outfile *o, const tm_host *h, tm_ctx *ctx, const char *path)

@@ -47,7 +47,8 @@ int outfile_check(const tm_host *h, tm_ctx *ctx, const char *path, const char *w
 int outfile_make_parent(const tm_host *h, tm_ctx *ctx, const char *path);
 
 /* Fsyncs the directory holding `path`, so that a file created or renamed
- * there survives a crash. TM_OK, or TM_ERR with the reason set. */
+ * there survives a crash. Called once the output is in place, so a failure
+ * is a warning, not a failed run: TM_OK, or TM_ENOMEM. */
 int outfile_sync_dir(const tm_host *h, tm_ctx *ctx, const char *path);
 
 /* Creates missing parent directories and the temporary file (mode 0644),

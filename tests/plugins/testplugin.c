@@ -3,6 +3,7 @@
 #include "textmill/plugin.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* the no_desc variant references none of these */
 #define UNUSED __attribute__((unused))
@@ -36,6 +37,18 @@ UNUSED static int process(void *st, tm_ctx *ctx, tm_batch *b)
 typedef struct config {
     int64_t level;
 } config;
+
+#ifdef TP_SLOW_FLUSH
+/* A flush that takes a while (a stage releasing held documents), so that a
+ * test can signal the run during the flush phase. */
+static int flush(void *st, tm_ctx *ctx)
+{
+    (void)st;
+    (void)ctx;
+    sleep(2);
+    return TM_OK;
+}
+#endif
 UNUSED static const tm_option options[] = {
     {.name = "level", .type = TM_OPT_INT, .def = "1", .offset = offsetof(config, level),
      .help = "A level."},
@@ -79,6 +92,9 @@ TM_EXPORT const tm_plugin tm_plugin_descriptor = {
     .reads = reads,
     .init = init,
     .process = process,
+#ifdef TP_SLOW_FLUSH
+    .flush = flush,
+#endif
 };
 #else
 TM_EXPORT int not_a_descriptor = 1;
