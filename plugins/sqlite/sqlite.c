@@ -65,6 +65,7 @@ enum {
     Q_INSERT_MENTION,
     Q_INSERT_DUPLICATE,
     Q_INSERT_STORY,
+    Q_SEEN,
     N_QUERIES
 };
 
@@ -89,6 +90,8 @@ static const char *const queries[N_QUERIES] = {
     [Q_INSERT_DUPLICATE] = "INSERT INTO duplicates (doc_id, duplicate_of, kind, similarity) "
                            "VALUES (?1, ?2, ?3, ?4)",
     [Q_INSERT_STORY] = "INSERT INTO stories (doc_id, story_id, evidence) VALUES (?1, ?2, ?3)",
+    /* the ids written this run, in a TEMP table: the main file is not touched */
+    [Q_SEEN] = "INSERT OR IGNORE INTO temp.seen (id) VALUES (?1)",
 };
 
 /* The metadata that has a column of its own (it stays in `meta` too). */
@@ -107,6 +110,9 @@ typedef struct state {
     bool created;   /* the file did not exist before this run */
     bool in_tx;     /* BEGIN IMMEDIATE succeeded */
     bool replaced;  /* some document's old mentions were deleted */
+    bool warned_dup; /* the warning about a repeated id was given */
+    char *buf;      /* a mention's name with its white space collapsed */
+    size_t cap_buf;
     char now[32];   /* the run's time, UTC, for added/updated */
 } state;
 
@@ -370,6 +376,9 @@ static int open_db(state *s, tm_ctx *ctx)
         return why[0] ? h->error(ctx, "%s: %s", path, why)
                       : db_error(s, ctx, sqlite3_errcode(s->db), "read the database");
     rc = exec(s, ctx, schema_sql, "create the tables");
+    if (rc == TM_OK)
+        rc = exec(s, ctx, "CREATE TEMP TABLE seen (id TEXT PRIMARY KEY)",
+                  "create a temporary table");
     if (rc == TM_OK && fresh) {
         /* stamped once, so that a re-run does not write the header again */
         char sql[96];
@@ -445,12 +454,45 @@ static char *meta_json(const tm_doc *d)
     return json;
 }
 
+static bool is_blank(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Copies n bytes of p into s->buf (at least n + 1 bytes, see write_doc) with
+ * runs of white space, also no-break spaces, made one space and the ends
+ * trimmed, as the csv and graph sinks name a mention by its covered text;
+ * *out_n gets the length. */
+static const char *collapse(state *s, const char *p, size_t n, size_t *out_n)
+{
+    char *o = s->buf;
+    bool space = false;
+    for (size_t i = 0; i < n;) {
+        const unsigned char *u = (const unsigned char *)p + i;
+        size_t k = is_blank(u[0]) ? 1 : u[0] == 0xC2 && i + 1 < n && u[1] == 0xA0 ? 2 : 0;
+        if (k) {
+            space = o > s->buf;
+            i += k;
+            continue;
+        }
+        if (space)
+            *o++ = ' ', space = false;
+        *o++ = p[i++];
+    }
+    *o = 0;
+    *out_n = (size_t)(o - s->buf);
+    return s->buf;
+}
+
 /* The next annotation from *i on that is stored as a mention (its type is
  * one of `types`), with the name its entity is stored under: the canonical
- * name, else the label, else the covered text. NULL after the last one. */
-static const tm_annotation *next_mention(const config *cfg, const tm_doc *d, size_t *i,
-                                         const char **name, size_t *name_n)
+ * name, else the label, else the covered text with its white space
+ * collapsed. A mention with no name left is skipped, and counted in
+ * *nameless when that is not NULL. NULL after the last one. */
+static const tm_annotation *next_mention(state *s, const tm_doc *d, size_t *i,
+                                         const char **name, size_t *name_n, int64_t *nameless)
 {
+    const config *cfg = s->cfg;
     while (*i < d->n_annotations) {
         const tm_annotation *a = &d->annotations[(*i)++];
         for (size_t t = 0; t < cfg->types.n; t++) {
@@ -461,7 +503,12 @@ static const tm_annotation *next_mention(const config *cfg, const tm_doc *d, siz
             else if (a->label && a->label[0])
                 *name = a->label, *name_n = strlen(a->label);
             else
-                *name = d->text + a->start, *name_n = a->end - a->start;
+                *name = collapse(s, d->text + a->start, a->end - a->start, name_n);
+            if (*name_n == 0) {
+                if (nameless)
+                    ++*nameless;
+                break;
+            }
             return a;
         }
     }
@@ -500,7 +547,7 @@ static void digest(state *s, const tm_doc *d, const char *meta, char out[33])
     const tm_annotation *a;
     const char *name;
     size_t name_n;
-    for (size_t i = 0; (a = next_mention(s->cfg, d, &i, &name, &name_n));) {
+    for (size_t i = 0; (a = next_mention(s, d, &i, &name, &name_n, NULL));) {
         uint64_t span[2] = {a->start, a->end};
         double score = known_score(a);
         XXH3_128bits_update(s->hash, span, sizeof span);
@@ -550,11 +597,11 @@ static int entity_key(state *s, const tm_annotation *a, const char *name, size_t
 static int write_mentions(state *s, tm_ctx *ctx, const tm_doc *d, sqlite3_int64 doc)
 {
     sqlite3_stmt *ins = s->q[Q_INSERT_MENTION];
-    int64_t n = 0;
+    int64_t n = 0, nameless = 0;
     const tm_annotation *a;
     const char *name;
     size_t name_n;
-    for (size_t i = 0; (a = next_mention(s->cfg, d, &i, &name, &name_n));) {
+    for (size_t i = 0; (a = next_mention(s, d, &i, &name, &name_n, &nameless));) {
         sqlite3_int64 key = 0;
         int rc = entity_key(s, a, name, name_n, &key);
         if (rc != SQLITE_OK)
@@ -574,6 +621,8 @@ static int write_mentions(state *s, tm_ctx *ctx, const tm_doc *d, sqlite3_int64 
         n++;
     }
     s->host->count(ctx, "mentions", n);
+    if (nameless)
+        s->host->count(ctx, "nameless_mentions", nameless);
     return SQLITE_OK;
 }
 
@@ -610,6 +659,31 @@ static int write_dedupe(state *s, const tm_doc *d)
  * by the trigger) and its mentions, duplicate and story rows are replaced. */
 static int write_doc(state *s, tm_ctx *ctx, const tm_doc *d)
 {
+    /* the first copy of an id in a run wins: a later one would make every
+     * re-run rewrite the document (each copy differs from the other) */
+    sqlite3_stmt *seen = s->q[Q_SEEN];
+    bind_str(seen, 1, d->id, d->id_len);
+    int rc = run(seen);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (sqlite3_changes(s->db) == 0) {
+        if (!s->warned_dup) {
+            s->warned_dup = true;
+            s->host->log(ctx, TM_LOG_WARN,
+                         "%s: document id %.*s came more than once; the first copy is kept, "
+                         "later ones are skipped (counter duplicate_ids)",
+                         s->cfg->path, (int)(d->id_len > 200 ? 200 : d->id_len), d->id);
+        }
+        s->host->count(ctx, "duplicate_ids", 1);
+        return SQLITE_OK;
+    }
+    if (d->text_len + 1 > s->cap_buf) { /* a collapsed name is never longer */
+        char *b = s->host->realloc(s->buf, d->text_len + 1);
+        if (!b)
+            return SQLITE_NOMEM;
+        s->buf = b;
+        s->cap_buf = d->text_len + 1;
+    }
     char *meta = meta_json(d);
     if (!meta)
         return SQLITE_NOMEM;
@@ -618,7 +692,7 @@ static int write_doc(state *s, tm_ctx *ctx, const tm_doc *d)
 
     sqlite3_stmt *find = s->q[Q_FIND_DOC];
     bind_str(find, 1, d->id, d->id_len);
-    int rc = sqlite3_step(find);
+    rc = sqlite3_step(find);
     bool exists = rc == SQLITE_ROW;
     sqlite3_int64 doc = exists ? sqlite3_column_int64(find, 0) : 0;
     bool same = exists && strcmp((const char *)sqlite3_column_text(find, 1), sum) == 0;
@@ -742,6 +816,7 @@ static void fini(void *st)
      * another run that opened it meanwhile and waits for the lock. */
     sqlite3_close(s->db);
     XXH3_freeState(s->hash);
+    s->host->free(s->buf);
     s->host->free(s);
 }
 

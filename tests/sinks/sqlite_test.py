@@ -646,6 +646,55 @@ else:
     check("read-only file: unchanged", sha(os.path.join(rw, "news.db")) == digest)
     os.chmod(ro, 0o755)
 
+# ---- hand-made JSONL: repeated ids and names from covered text --------------------------
+
+print("# hand-made documents through the jsonl source")
+hand = w("hand")
+os.makedirs(hand)
+name_text = "Recep\nErdo\u011fan spoke.   Then"
+
+
+def span(text, phrase):
+    raw, b = text.encode("utf-8"), phrase.encode("utf-8")
+    return {"start": raw.find(b), "end": raw.find(b) + len(b), "type": "PER"}
+
+
+hand_docs = [
+    {"id": "h1", "text": "first copy of h1"},
+    {"id": "h2", "text": name_text,
+     "annotations": [span(name_text, "Recep\nErdo\u011fan"), span(name_text, "   ")]},
+    {"id": "h1", "text": "second copy of h1, different"},
+    {"id": "h1", "text": "third copy of h1"},
+]
+with open(os.path.join(hand, "in.jsonl"), "w", encoding="utf-8") as f:
+    for d in hand_docs:
+        f.write(json.dumps(d, ensure_ascii=False) + "\n")
+hand_db = os.path.join(hand, "hand.db")
+hand_yaml = json.dumps({"version": 1, "name": "hand",
+                        "source": {"use": "jsonl", "with": {"paths": [os.path.join(hand, "in.jsonl")]}},
+                        "stages": [], "sinks": [{"use": "sqlite", "with": {"path": hand_db}}]})
+rc, err = run(hand_yaml, name="hand.yaml", extra=["--stats"])
+check("a repeated id in one run: exit 0, later copies counted as duplicate_ids",
+      rc == 0 and stats_counter(err, "duplicate_ids") == 2 and stats_counter(err, "inserted") == 2,
+      (rc, err))
+check("a repeated id: one warning", err.count("came more than once") == 1, err)
+c = connect(hand_db)
+check("a repeated id: the first copy is stored",
+      c.execute("SELECT text FROM documents WHERE id = 'h1'").fetchall() == [("first copy of h1",)])
+ents = c.execute("SELECT e.canonical, m.text FROM mentions m JOIN entities e "
+                 "ON e.entity = m.entity").fetchall()
+check("a name from covered text has its white space collapsed",
+      ents == [("Recep Erdo\u011fan", "Recep\nErdo\u011fan")], ents)
+c.close()
+check("a mention over white space only is skipped and counted",
+      stats_counter(err, "nameless_mentions") == 1, err)
+hand_sha = sha(hand_db)
+rc, err = run(hand_yaml, name="hand.yaml", extra=["--stats"])
+check("a repeated id: the re-run leaves the file byte for byte as it was",
+      rc == 0 and sha(hand_db) == hand_sha and stats_counter(err, "unchanged") == 2
+      and stats_counter(err, "duplicate_ids") == 2 and stats_counter(err, "updated") == 0,
+      (rc, err))
+
 print(f"{checks - len(failures)} of {checks} checks passed")
 if failures:
     print("FAILED:\n  " + "\n  ".join(failures))
