@@ -5,11 +5,39 @@
 #include "report.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- text ------------------------------------------------------------------------- */
+
+/* snprintf into buf that, when the text does not fit, cuts it on a character
+ * boundary rather than inside a multibyte UTF-8 sequence. */
+static void fit(char *buf, size_t size, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void fit(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n < size || size == 0)
+        return;
+    size_t len = size - 1, i = len;
+    while (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80)
+        i--; /* i - 1: the last character's first byte */
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)buf[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (len - (i - 1) < need)
+        buf[i - 1] = 0;
+}
 
 static void esc_n(FILE *fp, const char *s, size_t n)
 {
@@ -368,7 +396,7 @@ static void counters(FILE *fp, const cJSON *r)
             if (!b || !labels || i == n)
                 break;
             const char *step = str(x, "step");
-            snprintf(labels[i], sizeof labels[i], "%s (%s)", b[i].label, step ? step : "");
+            fit(labels[i], sizeof labels[i], "%s (%s)", b[i].label, step ? step : "");
             b[i].label = labels[i];
             i++;
         }
@@ -471,8 +499,12 @@ static void dates(FILE *fp, const cJSON *r)
         size_t len = months ? 7 : 10;
         if (!day)
             continue;
+        size_t day_n = strlen(day);
+        if (day_n > len) /* cut on a character boundary */
+            while (len > 0 && ((unsigned char)day[len] & 0xC0) == 0x80)
+                len--;
         if (!k || strncmp(labels[k - 1], day, len) != 0) {
-            snprintf(labels[k], sizeof labels[k], "%.*s", (int)len, day);
+            fit(labels[k], sizeof labels[k], "%.*s", (int)len, day);
             b[k].label = labels[k];
             k++;
         }
@@ -511,8 +543,8 @@ static void entities(FILE *fp, const cJSON *r)
             continue;
         }
         char id[96], caption[128];
-        snprintf(id, sizeof id, "chart-entities-%s", type);
-        snprintf(caption, sizeof caption, "%s: mentions and documents", type);
+        fit(id, sizeof id, "chart-entities-%s", type);
+        fit(caption, sizeof caption, "%s: mentions and documents", type);
         chart_of(fp, id, caption, top, SIZE_MAX, "name", "mentions", "documents", names);
         fputs("<details><summary>as a table</summary>", fp);
         table(fp, "entities", "entity", top, SIZE_MAX, cols);

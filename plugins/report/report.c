@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct config {
     char *path;
@@ -148,6 +150,71 @@ static bool sniff_json(const unsigned char *head, size_t n)
     return (size_t)(end - p) >= sizeof value - 1 && memcmp(p, value, sizeof value - 1) == 0;
 }
 
+/* path made comparable, in memory from malloc: the real path of its
+ * directory and its last component; when the directory does not exist (yet),
+ * the path made absolute with "." and empty components dropped and ".."
+ * applied. NULL when memory runs out. */
+static char *resolved(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dir_n = slash ? (size_t)(slash - path) : 0;
+    char *dir = malloc(dir_n + 2);
+    if (!dir)
+        return NULL;
+    if (slash)
+        snprintf(dir, dir_n + 2, "%.*s", (int)(dir_n ? dir_n : 1), path); /* "/x": "/" */
+    else
+        strcpy(dir, ".");
+    char *real = realpath(dir, NULL), *out = NULL;
+    free(dir);
+    if (real) {
+        size_t n = strlen(real) + strlen(base) + 2;
+        if ((out = malloc(n)))
+            snprintf(out, n, "%s/%s", strcmp(real, "/") == 0 ? "" : real, base);
+        free(real);
+        return out;
+    }
+    char cwd[4096] = "";
+    if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
+        cwd[0] = 0;
+    size_t n = strlen(cwd) + strlen(path) + 3;
+    char *all = malloc(n);
+    if (!all || !(out = malloc(n))) {
+        free(all);
+        return NULL;
+    }
+    snprintf(all, n, "%s/%s", cwd, path);
+    size_t o = 0;
+    for (char *save = NULL, *c = strtok_r(all, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (strcmp(c, ".") == 0)
+            continue;
+        if (strcmp(c, "..") == 0) {
+            while (o > 0 && out[--o] != '/')
+                ;
+            continue;
+        }
+        o += (size_t)sprintf(out + o, "/%s", c);
+    }
+    out[o] = 0;
+    free(all);
+    return out;
+}
+
+/* Whether the two paths name the same file: the same inode when both exist,
+ * else the same resolved path (`./out/r.html` and `out/r.html`). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ra = resolved(a), *rb = resolved(b);
+    bool same = ra && rb ? strcmp(ra, rb) == 0 : strcmp(a, b) == 0;
+    free(ra);
+    free(rb);
+    return same;
+}
+
 /* init validates only: `textmill check` runs it, so it creates nothing. */
 static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
 {
@@ -166,7 +233,7 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
         return TM_ENOMEM;
     snprintf(json, n + sizeof ".json", "%.*s%s", (int)n, from, cfg->json ? "" : ".json");
     int rc = TM_OK;
-    if (strcmp(json, cfg->path) == 0) {
+    if (same_file(json, cfg->path)) {
         host->error(ctx, "json: '%s' is the HTML report's path too; choose another", json);
         rc = TM_ECONFIG;
     }
@@ -773,6 +840,41 @@ static cJSON *rules_json(state *s, const cJSON *steps)
     return a;
 }
 
+/* A copy of s made displayable by report_clean, in cJSON's memory; NULL when
+ * s needs no change or memory runs out (then s is kept: the caller cannot
+ * do better, and the page escapes it anyway). */
+static char *clean_copy(const tm_host *h, const char *s)
+{
+    size_t n = strlen(s);
+    char *c = report_clean(h, s, n, 0);
+    char *out = NULL;
+    if (c && strcmp(c, s) != 0 && (out = cJSON_malloc(strlen(c) + 1)))
+        strcpy(out, c);
+    h->free(c);
+    return out;
+}
+
+/* Cleans every key and string of the run statistics (the pipeline's name and
+ * file, step, plugin, counter and rule names, drop reasons): they come from
+ * the pipeline file and plugins, and may hold control characters or invalid
+ * UTF-8 that neither the JSON twin nor the page should carry. */
+static void clean_tree(const tm_host *h, cJSON *x)
+{
+    for (; x; x = x->next) {
+        char *c;
+        if (x->string && !(x->type & cJSON_StringIsConst) && (c = clean_copy(h, x->string))) {
+            cJSON_free(x->string);
+            x->string = c;
+        }
+        if (cJSON_IsString(x) && x->valuestring && !(x->type & cJSON_IsReference) &&
+            (c = clean_copy(h, x->valuestring))) {
+            cJSON_free(x->valuestring);
+            x->valuestring = c;
+        }
+        clean_tree(h, x->child);
+    }
+}
+
 static cJSON *build(state *s, tm_ctx *ctx)
 {
     const tm_host *h = s->host;
@@ -784,6 +886,8 @@ static cJSON *build(state *s, tm_ctx *ctx)
         char *text = h->run_stats(ctx);
         stats = text ? cJSON_Parse(text) : NULL;
         h->free(text);
+        if (stats)
+            clean_tree(h, stats->child);
     } else {
         h->log(ctx, TM_LOG_WARN, "this textmill has no run statistics for the report "
                                  "(plugin ABI 1.0); the steps are left out");

@@ -388,6 +388,18 @@ for bad in ("<img", "<u>", "<i>", "<svg onload", "<!-- x", "alert(1)</script>"):
 check("hostile: the title is shown escaped",
       "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in rest)
 
+ctl_page = os.path.join(work, "ctl", "r.html")
+rc, err = textmill(f"version: 1\nname: \"ctl\\u0001name\\x7f\"\n"
+                   f"source: {{use: jsonl, with: {{paths: [{q(evil_in)}]}}}}\n"
+                   f"sinks: [{report_sink(ctl_page)}]\n", name="ctl\x01.yaml")
+ctl = json.loads(read(ctl_page[:-5] + ".json")) if rc == 0 else {}
+ctl_text = read(ctl_page) if rc == 0 else ""
+check("run statistics: control characters in the pipeline's name and file read as spaces",
+      rc == 0 and ctl["run"]["pipeline"] == "ctl name " and ctl["title"] == "textmill report: ctl name "
+      and ctl["run"]["file"].endswith("ctl .yaml"), (rc, err, ctl.get("run")))
+check("run statistics: no control character in the page",
+      rc == 0 and not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", ctl_text), err)
+
 # ============================================================ bad paths, failures
 print("\n== bad paths and failed runs leave older files as they were")
 SMALL = "version: 1\nname: small\nsource: {use: files, with: {paths: [\"seeds/*.txt\"]}}\nsinks: [%s]\n"
@@ -428,6 +440,13 @@ refused("a path not ending in .html", report_sink(os.path.join(bad, "r.htm")),
         "must end in .html", keep=[os.path.join(bad, "r.htm")])
 refused("the twin at the page's path", report_sink(page2, json=page2),
         "is the HTML report's path too", keep=[page2])
+refused("the twin at the page's path spelled another way",
+        report_sink(page2, json=os.path.join(bad, ".", "sub", "..", "r.html")),
+        "is the HTML report's path too", keep=[page2])
+refused("the twin at the page's path, a directory not made yet",
+        report_sink("tm-report-nodir/r.html", json="./tm-report-nodir//r.html"),
+        "is the HTML report's path too", keep=[])
+check("the refused twin made no directory", not os.path.exists(os.path.join(SRC, "tm-report-nodir")))
 os.makedirs(os.path.join(bad, "dir.html"))
 refused("a directory at the path", report_sink(os.path.join(bad, "dir.html")),
         "is a directory", keep=[])
