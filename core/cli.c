@@ -25,11 +25,12 @@ static const char usage_main[] =
     "  -h, --help              this help (also: textmill COMMAND --help)\n"
     "\n"
     "exit codes: 0 success, 1 internal error, 2 config error, 3 input error,\n"
-    "            4 stage failure, 7 interrupted\n";
+    "            4 stage failure, 5 state locked by another run, 7 interrupted\n";
 
 static const char usage_run[] =
     "usage: textmill run PIPELINE.yaml [--set STEP.KEY=VALUE]... [--limit N]\n"
     "                    [--quiet] [--stats] [--progress|--no-progress]\n"
+    "                    [--wait[=SECONDS]] [--log-format text|json]\n"
     "\n"
     "Runs the pipeline. Outputs are committed only when the whole run succeeds.\n"
     "\n"
@@ -39,9 +40,13 @@ static const char usage_run[] =
     "  --quiet               print nothing on success\n"
     "  --stats               print per-step counts (in, out, dropped by reason, time)\n"
     "  --progress            a live progress line on stderr (default: when on a terminal)\n"
+    "  --wait[=SECONDS]      with state:, wait for another run that holds the state\n"
+    "                        directory (default: exit 5 at once)\n"
+    "  --log-format json     one JSON object per message on stderr (time, level, msg)\n"
     "\n"
     "exit codes: 0 success, 1 internal error, 2 config error, 3 input error,\n"
-    "            4 stage failure, 7 interrupted (SIGINT/SIGTERM)\n";
+    "            4 stage failure, 5 state directory locked by another run,\n"
+    "            7 interrupted (SIGINT/SIGTERM)\n";
 
 static const char usage_check[] =
     "usage: textmill check PIPELINE.yaml [--set STEP.KEY=VALUE]...\n"
@@ -116,6 +121,7 @@ static int cmd_run(int argc, char **argv, bool check_only)
     cli_overrides ov = {0};
     tm_run_opts o = {0};
     o.progress = isatty(2);
+    o.wait = -1;
     int rc = TM_EXIT_CONFIG;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -138,6 +144,24 @@ static int cmd_run(int argc, char **argv, bool check_only)
                 goto out;
             }
             o.limit = n;
+        } else if (!check_only && (!strcmp(a, "--wait") || !strncmp(a, "--wait=", 7))) {
+            o.wait = 1e9; /* no limit */
+            if (a[6] == '=') {
+                char *end = NULL;
+                double w = strtod(a + 7, &end);
+                if (!a[7] || *end || !(w >= 0)) {
+                    rc = bad_usage(usage, "--wait wants a number of seconds, not '%s'", a + 7);
+                    goto out;
+                }
+                o.wait = w;
+            }
+        } else if (!strcmp(a, "--log-format") || !strncmp(a, "--log-format=", 13)) {
+            const char *v = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v || (strcmp(v, "text") && strcmp(v, "json"))) {
+                rc = bad_usage(usage, "--log-format wants text or json, not '%s'", v ? v : "");
+                goto out;
+            }
+            tm__log_json = !strcmp(v, "json");
         } else if (!check_only && !strcmp(a, "--quiet")) {
             o.quiet = true;
         } else if (!check_only && !strcmp(a, "--stats")) {

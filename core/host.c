@@ -322,6 +322,31 @@ static char *h_run_stats(tm_ctx *ctx)
     return tm__stats_json(ctx->all, ctx->pipeline->n_steps);
 }
 
+static int h_input_done(tm_ctx *ctx, const char *path)
+{
+    if (!ctx || !path)
+        return TM_EINVAL;
+    if (!ctx->ledger)
+        return TM_OK;
+    return tm__ledger_input_done(ctx->ledger, path, true) == 0 ? TM_OK : TM_EINVAL;
+}
+
+static const char *h_state_get(tm_ctx *ctx, const char *key)
+{
+    if (!ctx || !key || !ctx->ledger)
+        return NULL;
+    return tm__ledger_get(ctx->ledger, ctx->step->name, key);
+}
+
+static int h_state_set(tm_ctx *ctx, const char *key, const char *value)
+{
+    if (!ctx || !key || !*key)
+        return TM_EINVAL;
+    if (ctx->ledger)
+        tm__ledger_set(ctx->ledger, ctx->step->name, key, value);
+    return TM_OK;
+}
+
 const tm_host tm__host = {
     .size = sizeof(tm_host),
     .abi_minor = TM_ABI_MINOR,
@@ -347,4 +372,7 @@ const tm_host tm__host = {
     .detach = h_detach,
     .read_file = h_read_file,
     .run_stats = h_run_stats,
+    .input_done = h_input_done,
+    .state_get = h_state_get,
+    .state_set = h_state_set,
 };

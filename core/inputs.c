@@ -59,6 +59,21 @@ int tm__expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out)
             out->items[kept++] = out->items[i];
     }
     out->n = kept;
+    if (ctx && ctx->ledger) { /* incremental: what earlier runs completed is skipped */
+        kept = 0;
+        for (size_t i = 0; i < out->n; i++) {
+            bool want = true;
+            tm__ledger_want(ctx->ledger, out->items[i], &want);
+            if (want)
+                out->items[kept++] = out->items[i];
+            else
+                free(out->items[i]);
+        }
+        if (kept < out->n)
+            tm__host.log(ctx, TM_LOG_INFO, "%zu of %zu inputs were completed by earlier runs "
+                         "and are skipped", out->n - kept, out->n);
+        out->n = kept;
+    }
     return TM_OK;
 }
 

@@ -15,6 +15,7 @@ enum {
     TM_EXIT_CONFIG = 2,   /* bad command line, pipeline file, option or plugin */
     TM_EXIT_INPUT = 3,    /* unreadable, malformed or empty input */
     TM_EXIT_STAGE = 4,    /* a plugin failed while the run was processing */
+    TM_EXIT_LOCKED = 5,   /* another run holds the state directory */
     TM_EXIT_INTERRUPTED = 7
 };
 
@@ -47,6 +48,7 @@ double tm__now(void); /* monotonic seconds */
 
 /* ---- log.c ------------------------------------------------------------------ */
 extern int tm__log_level;       /* messages above this level are not printed */
+extern int tm__log_json;        /* --log-format json */
 extern int tm__progress_active; /* a progress line is on stderr (runner.c) */
 void tm__log(int level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -197,6 +199,7 @@ struct tm_ctx {
     tm_pipeline *pipeline;
     tm_ctx *all;                /* every step's context, in pipeline order */
     const tm_run_clock *clock;  /* NULL outside a run */
+    struct tm_ledger *ledger;   /* the state directory's ledger; NULL without state: */
     char *error;         /* last message set by host->error() */
     tm_batch *batch;     /* the batch being processed (emit/drop target) */
     /* emitted documents waiting to be merged into the batch */
@@ -222,10 +225,39 @@ void tm__ctx_stat_add(tm_stat_count **arr, size_t *n, const char *name, int64_t 
  * then removes dropped documents, counting them. */
 void tm__ctx_settle(tm_ctx *c, tm_batch *b);
 
+/* ---- ledger.c: the state directory (lock, completed inputs, plugin state, runs) -- */
+typedef struct tm_ledger tm_ledger;
+/* Creates the directory, takes its lock (waiting up to wait_s seconds; < 0:
+ * not at all) and opens the ledger. 0, or an exit code with *err set
+ * (TM_EXIT_LOCKED when another run holds the lock). */
+int tm__ledger_open(const char *dir, double wait_s, tm_ledger **out, char **err);
+void tm__ledger_close(tm_ledger *l); /* releases the lock */
+/* Should the source read `path`? No when an earlier run completed it with the
+ * same size and mtime, or the same content; otherwise it is staged. */
+int tm__ledger_want(tm_ledger *l, const char *path, bool *want);
+int tm__ledger_input_done(tm_ledger *l, const char *path, bool done);
+void tm__ledger_all_done(tm_ledger *l);
+bool tm__ledger_open_input(tm_ledger *l, const char *path); /* staged, not done */
+void tm__ledger_counts(const tm_ledger *l, int64_t *skipped, int64_t *read, int64_t *changed,
+                       int64_t *completed);
+const char *tm__ledger_get(tm_ledger *l, const char *step, const char *key);
+void tm__ledger_set(tm_ledger *l, const char *step, const char *key, const char *value);
+int tm__ledger_run_begin(tm_ledger *l, char **err);
+/* One transaction: the inputs done and the staged plugin values. */
+int tm__ledger_commit(tm_ledger *l, char **err);
+void tm__ledger_run_end(tm_ledger *l, int exit_code, const char *status, const char *manifest);
+int64_t tm__ledger_run_id(const tm_ledger *l);
+/* XXH3-64 of a file's bytes as 16 hex digits; -1 when it cannot be read. */
+int tm__hash_file(const char *path, char out[17]);
+const char *tm__ledger_path(const tm_ledger *l);
+
 /* ---- stats.c ------------------------------------------------------------------- */
 void tm__stats_print(const tm_ctx *all, size_t n);
 /* The run so far as compact JSON (malloc'd), or NULL when memory runs out. */
 char *tm__stats_json(const tm_ctx *all, size_t n);
+/* The run manifest kept in the ledger: the pipeline file's hash, every
+ * plugin's file, version and hash, the inputs, the run's numbers, the exit. */
+char *tm__manifest_json(const tm_ctx *all, size_t n, const tm_ledger *l, int exit_code);
 
 /* ---- inputs.c ------------------------------------------------------------------ */
 int tm__expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out);
@@ -235,6 +267,7 @@ int tm__read_file(tm_ctx *ctx, const char *path, int64_t max_bytes, char **buf, 
 /* ---- runner.c ------------------------------------------------------------------ */
 typedef struct tm_run_opts {
     int64_t limit; /* 0 = no limit */
+    double wait;   /* seconds to wait for the state lock; < 0: none */
     bool quiet, stats, progress;
 } tm_run_opts;
 int tm__run(tm_pipeline *p, const tm_run_opts *o);

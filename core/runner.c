@@ -32,6 +32,8 @@ typedef struct run {
     bool *inited;
     int64_t docs_read, bytes_read, docs_written;
     tm_run_clock clock;
+    tm_ledger *ledger; /* with state: */
+    char *open_input;  /* the input the last document came from, until it is done */
     double t0, last_progress;
     int exit_code;
 } run;
@@ -72,6 +74,13 @@ static void progress(run *r, bool force)
     fprintf(stderr, "\r%lld docs  %.1f MB  %.1f MB/s  %lld dropped\x1b[K",
             (long long)r->docs_read, mb, dt > 0 ? mb / dt : 0.0, (long long)dropped);
     tm__progress_active = 1;
+}
+
+/* The input a document came from: its meta.file, as the built-in sources set it. */
+static const char *input_of(const tm_doc *d)
+{
+    const tm_meta *m = tm__host.meta_get(d, "file");
+    return m && m->type == TM_META_STRING ? m->value : NULL;
 }
 
 static void batch_free(tm_batch *b)
@@ -139,6 +148,7 @@ static int run_close(run *r)
     free(r->ctx);
     free(r->state);
     free(r->inited);
+    free(r->open_input);
     return r->exit_code;
 }
 
@@ -149,6 +159,7 @@ static int init_all(run *r)
         tm__ctx_init(&r->ctx[i], r->p, s);
         r->ctx[i].all = r->ctx;
         r->ctx[i].clock = &r->clock;
+        r->ctx[i].ledger = r->ledger;
         const tm_plugin *d = s->plugin.desc;
         if (!d->init)
             continue;
@@ -177,20 +188,40 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
     run r;
     run_open(&r, p, o);
     interrupted = 0;
-    bool committing = false;
+    bool committing = false, stopping = false;
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
+    if (p->state_dir) {
+        char *err = NULL;
+        int rc = tm__ledger_open(p->state_dir, o->wait, &r.ledger, &err);
+        if (!rc && tm__ledger_run_begin(r.ledger, &err) != 0)
+            rc = TM_EXIT_CONFIG;
+        if (rc) { /* nothing ran: no summary, no manifest */
+            tm__log(TM_LOG_ERROR, NULL, "%s: %s", p->file, err);
+            free(err);
+            tm__ledger_close(r.ledger);
+            sigaction(SIGINT, &old_int, NULL);
+            sigaction(SIGTERM, &old_term, NULL);
+            r.exit_code = rc;
+            return run_close(&r);
+        }
+    }
     if (init_all(&r) != 0)
         goto done;
 
     tm_ctx *sc = &r.ctx[0];
     const tm_plugin *src = p->steps[0].plugin.desc;
-    bool more = true;
-    while (more && !interrupted) {
+    bool more = true, limited = false;
+    while (more) {
+        /* A signal: without state, stop now and commit nothing. With state,
+         * stop at the end of the input being read (so that no input is
+         * committed half-done), then flush and commit what was read. */
+        if (interrupted && (!r.ledger || !r.open_input))
+            break;
         tm_batch b = {NULL, 0, (size_t)p->batch_bytes};
         sc->batch = &b;
         sc->emitted_bytes = 0;
@@ -201,10 +232,15 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         tm__ctx_settle(sc, &b);
         if (o->limit > 0 && r.docs_read + (int64_t)b.n >= o->limit) {
             size_t keep = (size_t)(o->limit - r.docs_read);
-            for (size_t k = keep; k < b.n; k++)
+            for (size_t k = keep; k < b.n; k++) {
+                /* an input some of whose documents were cut is not done */
+                if (r.ledger && input_of(b.docs[k]))
+                    tm__ledger_input_done(r.ledger, input_of(b.docs[k]), false);
                 tm__doc_free(b.docs[k]);
+            }
             b.n = keep;
             more = false;
+            limited = true;
         }
         r.docs_read += (int64_t)b.n;
         sc->docs_out += (int64_t)b.n;
@@ -220,15 +256,35 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
             batch_free(&b);
             goto done;
         }
-        if (rc == TM_END)
+        if (rc == TM_END) {
             more = false;
+            if (r.ledger && !limited) /* every input was read to its end */
+                tm__ledger_all_done(r.ledger);
+        }
+        if (r.ledger) {
+            const char *in = b.n ? input_of(b.docs[b.n - 1]) : NULL;
+            if (in) {
+                free(r.open_input);
+                r.open_input = tm__xstrdup(in);
+            }
+            if (r.open_input && !tm__ledger_open_input(r.ledger, r.open_input)) {
+                free(r.open_input);
+                r.open_input = NULL;
+            }
+        }
         if (push(&r, &b, 1) != 0)
             goto done;
         progress(&r, false);
     }
-    if (interrupted)
+    if (interrupted && !r.ledger)
         goto done;
-    if (r.docs_read == 0) {
+    int64_t skipped = 0, n_read = 0, n_changed = 0, n_completed = 0;
+    if (r.ledger)
+        tm__ledger_counts(r.ledger, &skipped, &n_read, &n_changed, &n_completed);
+    if (r.docs_read == 0 && r.ledger && skipped > 0 && !interrupted) {
+        tm__log(TM_LOG_INFO, NULL, "%s: nothing new: every input was completed by an earlier "
+                "run", p->name);
+    } else if (r.docs_read == 0 && !interrupted) {
         tm__log(TM_LOG_ERROR, NULL, "%s: no input: source '%s' read no documents",
                 p->file, p->steps[0].name);
         r.exit_code = TM_EXIT_INPUT;
@@ -258,7 +314,7 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         }
         if (push(&r, &b, i + 1) != 0)
             goto done;
-        if (interrupted) /* nothing is committed yet: fini removes what was written */
+        if (interrupted && !r.ledger) /* nothing is committed yet: fini removes it */
             goto done;
     }
 
@@ -270,10 +326,11 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, &saved);
-    if (interrupted) {
+    if (interrupted && !r.ledger) {
         sigprocmask(SIG_SETMASK, &saved, NULL);
         goto done;
     }
+    stopping = interrupted != 0;
     committing = true;
     for (int pass = 0; pass < 2 && !r.exit_code; pass++) {
         for (size_t i = 0; i < p->n_steps; i++) {
@@ -287,6 +344,17 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
             }
         }
     }
+    /* last, the ledger: the inputs completed and the plugins' values, in one
+     * transaction; a run that dies before it is done again by the next run */
+    if (!r.exit_code && r.ledger) {
+        char *err = NULL;
+        if (tm__ledger_commit(r.ledger, &err) != 0) {
+            tm__log(TM_LOG_ERROR, NULL, "%s (the outputs are committed; the next run "
+                    "processes this run's inputs again)", err);
+            free(err);
+            r.exit_code = TM_EXIT_STAGE;
+        }
+    }
     sigprocmask(SIG_SETMASK, &saved, NULL); /* a signal held back arrives here */
 
 done:
@@ -295,7 +363,14 @@ done:
         fputs("\r\x1b[K", stderr);
         tm__progress_active = 0;
     }
-    if (interrupted && committing && !r.exit_code) {
+    if (stopping && !r.exit_code) {
+        int64_t sk, rd, ch, cp;
+        tm__ledger_counts(r.ledger, &sk, &rd, &ch, &cp);
+        tm__log(TM_LOG_WARN, NULL, "stopped by %s: the %lld inputs read to their end are "
+                "committed; the next run goes on with the rest",
+                interrupted == SIGINT ? "SIGINT" : "SIGTERM", (long long)cp);
+        r.exit_code = TM_EXIT_INTERRUPTED;
+    } else if (interrupted && committing && !r.exit_code) {
         tm__log(TM_LOG_WARN, NULL, "%s arrived while the outputs were being committed; the "
                 "run had completed, and its outputs are committed",
                 interrupted == SIGINT ? "SIGINT" : "SIGTERM");
@@ -320,6 +395,14 @@ done:
                 "(%.1f MB/s)",
                 p->name, r.exit_code ? "failed" : "done", (long long)r.docs_read,
                 (long long)r.docs_written, (long long)dropped, mb, dt, dt > 0 ? mb / dt : 0.0);
+    }
+    if (r.ledger) {
+        char *manifest = tm__manifest_json(r.ctx, p->n_steps, r.ledger, r.exit_code);
+        const char *status = r.exit_code == 0 ? "ok"
+                             : r.exit_code == TM_EXIT_INTERRUPTED ? "interrupted" : "failed";
+        tm__ledger_run_end(r.ledger, r.exit_code, status, manifest);
+        free(manifest);
+        tm__ledger_close(r.ledger); /* and the lock */
     }
     return run_close(&r);
 }

@@ -98,3 +98,43 @@ char *tm__stats_json(const tm_ctx *all, size_t n)
     cJSON_Delete(root);
     return out;
 }
+
+char *tm__manifest_json(const tm_ctx *all, size_t n, const tm_ledger *l, int exit_code)
+{
+    char *stats = tm__stats_json(all, n);
+    cJSON *root = stats ? cJSON_Parse(stats) : NULL;
+    free(stats);
+    if (!root)
+        return NULL;
+    const tm_pipeline *p = all[0].pipeline;
+    char h[17];
+    if (p->file && tm__hash_file(p->file, h) == 0)
+        cJSON_AddStringToObject(root, "config_hash", h);
+    cJSON *plugins = cJSON_AddArrayToObject(root, "plugins");
+    for (size_t i = 0; plugins && i < n; i++) {
+        const tm_step *s = all[i].step;
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            break;
+        cJSON_AddItemToArray(plugins, o);
+        cJSON_AddStringToObject(o, "step", s->name);
+        cJSON_AddStringToObject(o, "plugin", s->plugin.desc->name);
+        cJSON_AddStringToObject(o, "version", s->plugin.desc->version ? s->plugin.desc->version : "");
+        cJSON_AddStringToObject(o, "path", s->plugin.path ? s->plugin.path : "");
+        if (s->plugin.path && tm__hash_file(s->plugin.path, h) == 0)
+            cJSON_AddStringToObject(o, "hash", h);
+    }
+    if (l) {
+        int64_t skipped, read, changed, completed;
+        tm__ledger_counts(l, &skipped, &read, &changed, &completed);
+        cJSON *in = cJSON_AddObjectToObject(root, "inputs");
+        cJSON_AddNumberToObject(in, "skipped", (double)skipped);
+        cJSON_AddNumberToObject(in, "read", (double)read);
+        cJSON_AddNumberToObject(in, "changed", (double)changed);
+        cJSON_AddNumberToObject(in, "completed", (double)completed);
+    }
+    cJSON_AddNumberToObject(root, "exit_code", exit_code);
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}

@@ -69,23 +69,23 @@ static void test_wrong_major(void **st)
 {
     (void)st;
     expect_refusal(DIR "/bad_major.so",
-                   "cannot load plugin " DIR "/bad_major.so: built for plugin ABI 2.1, but this "
-                   "textmill has ABI 1.1 (the major versions must match; rebuild the plugin)");
+                   "cannot load plugin " DIR "/bad_major.so: built for plugin ABI 2.2, but this "
+                   "textmill has ABI 1.2 (the major versions must match; rebuild the plugin)");
 }
 
 static void test_newer_minor(void **st)
 {
     (void)st;
     expect_refusal(DIR "/newer_minor.so",
-                   "cannot load plugin " DIR "/newer_minor.so: built for plugin ABI 1.4, newer "
-                   "than this textmill's ABI 1.1 (upgrade textmill)");
+                   "cannot load plugin " DIR "/newer_minor.so: built for plugin ABI 1.5, newer "
+                   "than this textmill's ABI 1.2 (upgrade textmill)");
 }
 
 static void test_small_descriptor(void **st)
 {
     (void)st;
     char *expected = tm__xasprintf("cannot load plugin " DIR "/small_desc.so: its descriptor "
-                                   "is 16 bytes, smaller than the %zu of ABI 1.1",
+                                   "is 16 bytes, smaller than the %zu of ABI 1.2",
                                    sizeof(tm_plugin));
     expect_refusal(DIR "/small_desc.so", expected);
     free(expected);

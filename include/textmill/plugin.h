@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define TM_ABI_MAJOR 1
-#define TM_ABI_MINOR 1
+#define TM_ABI_MINOR 2
 
 /* Return codes. Errors are negative; a callback that fails should first
  * explain why with host->error(). */
@@ -289,6 +289,29 @@ typedef struct tm_host {
      * Thread-safe with respect to other steps' calls only when the runner is
      * between batches (as it is during flush and commit). */
     char *(*run_stats)(tm_ctx *ctx);
+
+    /* ---- ABI 1.2: incremental runs (with the pipeline's `state:`) ---- */
+
+    /* Sources: every document that came of input `path` (as expand_paths
+     * gave it) has been emitted. With `state:`, an input counts as completed
+     * (and is skipped by later runs' expand_paths) only when it was reported
+     * done and the run then committed; a source that never calls this has
+     * its inputs completed when it returns TM_END. TM_OK, or TM_EINVAL for a
+     * path expand_paths did not give. */
+    int (*input_done)(tm_ctx *ctx, const char *path);
+
+    /* Small values a plugin keeps between runs in the state directory's
+     * ledger, per instance (keyed by the instance name). state_set stages a
+     * value (copied; NULL deletes the key); it becomes durable in the same
+     * transaction that records the run's completed inputs, after every
+     * step's commit, and is lost with the run if the run fails or is killed.
+     * state_get returns the value as the last committed run left it (never
+     * a value staged in this run), borrowed until fini, or NULL. Without
+     * `state:` nothing is kept: state_get returns NULL, state_set TM_OK.
+     * A sink that appends to a file records here how much of it is committed,
+     * and cuts the file back to that length before it appends again. */
+    const char *(*state_get)(tm_ctx *ctx, const char *key);
+    int (*state_set)(tm_ctx *ctx, const char *key, const char *value);
 } tm_host;
 
 /* True if the host table has `field` (a host of an older minor may not). */

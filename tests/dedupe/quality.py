@@ -594,6 +594,14 @@ def store_files(state):
     return sorted(out, key=lambda f: ("dedupe" not in os.path.basename(f), f))
 
 
+def forget_inputs(state):
+    """The cases below run the same input again over the dedupe store; the
+    run ledger would skip an input an earlier run completed, so it is
+    removed (the store stays)."""
+    for f in glob.glob(os.path.join(state, "ledger.db*")):
+        os.remove(f)
+
+
 # corrupt state file
 state = os.path.join(work, "state-corrupt")
 extra = f'state: "{state}"\n'
@@ -607,6 +615,7 @@ if stores:
         f.write(b"this is not a database\n" + bytes(grng.randrange(256) for _ in range(8192)))
     for f in glob.glob(stores[0] + "-*"):   # a stale -wal/-shm would be another case
         os.remove(f)
+    forget_inputs(state)
     rc, err, d, _ = run("corrupt-1", jsonl_source(small), dedupe(mode="mark"), extra=extra)
     outcome("a corrupt state file", rc, err, [os.path.basename(stores[0])],
             out=os.path.join(work, "corrupt-1.out.jsonl"))
@@ -624,11 +633,13 @@ if rc == 0 and stores:
     con = sqlite3.connect(stores[0], isolation_level=None, timeout=1)
     con.execute("BEGIN EXCLUSIVE")
     t0 = time.time()
+    forget_inputs(state)
     rc, err, d, dt = run("locked-1", jsonl_source(small), dedupe(mode="mark"), extra=extra)
     con.execute("ROLLBACK")
     con.close()
     outcome(f"a locked state file (exclusive lock held; run took {dt:.1f} s)", rc, err,
             [os.path.basename(stores[0])], out=os.path.join(work, "locked-1.out.jsonl"))
+    forget_inputs(state)
     rc, err, d, _ = run("locked-2", jsonl_source(small), dedupe(mode="mark"), extra=extra)
     check("after the lock is released the state works again", rc == 0, err)
     if d is not None:
