@@ -66,6 +66,44 @@ int outfile_commit(outfile *o);
 /* For fini(): closes and removes the temporary file unless committed. */
 void outfile_close(outfile *o);
 
+/* ---- Append mode (with the pipeline's `state:`) --------------------------
+ *
+ * A sink that keeps what earlier runs wrote appends each run's output to the
+ * target in commit(). How much of the target earlier runs committed is kept
+ * in the ledger (host->state_set, key "committed_bytes", per instance), which
+ * becomes durable only after every step's commit: so a run killed at any
+ * moment leaves the target untouched or LONGER than that length, never
+ * shorter, and the next run cuts it back before it appends.
+ *
+ * The first run of a sink in a state directory has no committed length. If
+ * it is killed after moving its output into place but before the ledger
+ * commit, the next run must not take that file for an old output to keep:
+ * so before it touches the target, the first run records the length it
+ * starts from in STATE/append-INSTANCE.base (durably), and the next first
+ * run starts from that length again. Once the ledger holds a length, the
+ * record is obsolete and removed.
+ */
+
+/* The length this run's output will be appended at, for init() (reads only):
+ * -1 without state (replace mode); 0 when the target is missing or to be
+ * started afresh; else the committed length (or, before any committed run,
+ * the length of the file found there). A target shorter than the committed
+ * length was cut or replaced by someone: TM_ECONFIG with the reason
+ * "PATH: holds N bytes, fewer than the L that earlier runs committed; move
+ * it away to start a new file". */
+int outfile_append_base(const tm_host *h, tm_ctx *ctx, const char *path, int64_t *base);
+
+/* Removes the temporary files `.NAME.tmp.*` beside the target that killed
+ * earlier runs left. Only with state (the state lock keeps any other run
+ * of this pipeline out); logs how many. Call before outfile_open. */
+void outfile_remove_stale(const tm_host *h, tm_ctx *ctx, const char *path);
+
+/* For commit() in append mode: appends the finished temporary file to the
+ * target as described above (cutting back what a killed run left, with a
+ * warning) and stages the new committed length with state_set. Without
+ * state it is outfile_commit (replace). */
+int outfile_commit_append(outfile *o);
+
 /* A sniff that accepts text: no NUL byte and valid UTF-8 in the head (a
  * multibyte sequence cut at the end of the head is allowed). */
 bool outfile_is_text(const unsigned char *head, size_t n);

@@ -1,11 +1,17 @@
 /* sink `csv`: writes one RFC 4180 row per document (the columns chosen, a
  * header row first, UTF-8, CRLF line ends) through plugins/common/outfile,
  * so the file appears complete at its path only when the whole run
- * succeeded, and never half-written. */
+ * succeeded, and never half-written.
+ *
+ * With the pipeline's `state:` the sink appends instead (see outfile.h):
+ * the header row (and the BOM) only start a new or empty file, and a file
+ * that is appended to must start with this run's header. */
 #include "outfile.h"
 
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct config {
@@ -67,6 +73,7 @@ typedef struct state {
 
     bool opened;
     outfile out;
+    int64_t base; /* append mode: the length appended at; -1 replaces */
 
     /* the entities cell of the current document and its distinct items,
      * found again through a hash set of item numbers + 1 (0: empty) */
@@ -147,6 +154,8 @@ static bool looks_like_csv(const unsigned char *head, size_t n)
     return i == n || !strchr("{[<", head[i]);
 }
 
+static int check_header(state *s, tm_ctx *ctx);
+
 /* init validates only: `textmill check` runs it, so it creates nothing. */
 static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
 {
@@ -168,6 +177,10 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
             s->all_types = true;
     if (rc == TM_OK)
         rc = outfile_check(host, ctx, cfg->path, "CSV", looks_like_csv);
+    if (rc == TM_OK)
+        rc = outfile_append_base(host, ctx, cfg->path, &s->base);
+    if (rc == TM_OK && s->base > 0)
+        rc = check_header(s, ctx);
     if (rc != TM_OK) {
         state_free(s);
         return rc;
@@ -401,14 +414,18 @@ static int put_row(state *s, tm_ctx *ctx, const tm_doc *d)
 }
 
 /* Creates the temporary file and writes the header: on the first batch, or
- * in flush when no document came (a header-only file). */
+ * in flush when no document came (a header-only file). Appending, only a
+ * new or empty file gets the header (and the BOM). */
 static int open_output(state *s, tm_ctx *ctx)
 {
+    if (s->base >= 0) /* with state: what killed runs left beside the target */
+        outfile_remove_stale(s->host, ctx, s->cfg->path);
     int rc = outfile_open(&s->out, s->host, ctx, s->cfg->path);
     if (rc != TM_OK)
         return rc;
     s->opened = true;
-    put_header(s, ctx);
+    if (s->base <= 0)
+        put_header(s, ctx);
     return TM_OK;
 }
 
@@ -419,6 +436,55 @@ static int check_written(state *s, tm_ctx *ctx)
         return s->host->error(ctx, "%s: cannot write: %s", s->cfg->path,
                               errno ? strerror(errno) : "write error");
     return TM_OK;
+}
+
+/* Append mode: the file appended to must begin with the header this run
+ * would write (a BOM before it is allowed either way); else the columns (or
+ * the delimiter) changed, and rows would no longer match the header. */
+static int check_header(state *s, tm_ctx *ctx)
+{
+    const tm_host *h = s->host;
+    char *want = NULL;
+    size_t want_n = 0;
+    FILE *mem = open_memstream(&want, &want_n);
+    if (!mem)
+        return TM_ENOMEM;
+    FILE *keep = s->out.fp;
+    s->out.fp = mem;
+    for (size_t i = 0; i < s->n_cols; i++) {
+        if (i)
+            putc(s->delim, mem);
+        const char *name = s->cfg->columns.items[i];
+        put_cell(s, ctx, name, strlen(name));
+    }
+    s->out.fp = keep;
+    int failed = fclose(mem) != 0;
+    if (failed) {
+        free(want);
+        return TM_ENOMEM;
+    }
+    char *have = NULL;
+    size_t cap = 0;
+    FILE *f = fopen(s->cfg->path, "rb");
+    ssize_t n = f ? getline(&have, &cap, f) : -1;
+    if (f)
+        fclose(f);
+    const char *line = n > 0 ? have : "";
+    size_t len = n > 0 ? (size_t)n : 0;
+    if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+        line += 3, len -= 3;
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    int rc = TM_OK;
+    if (len != want_n || memcmp(line, want, len) != 0)
+        rc = (h->error(ctx, "path: %s starts with the header '%.*s', but this sink writes "
+                            "'%s' and appends to it (with state:): the columns changed; move "
+                            "the file away to start a new one, or restore the columns",
+                       s->cfg->path, (int)(len > 300 ? 300 : len), line, want),
+              TM_ECONFIG);
+    free(have);
+    free(want);
+    return rc;
 }
 
 /* ---- the callbacks ---------------------------------------------------------------- */
@@ -453,10 +519,12 @@ static int flush(void *st, tm_ctx *ctx)
     return outfile_finish(&s->out);
 }
 
+/* Rename over the target; with state, append to it (see outfile.h). */
 static int commit(void *st, tm_ctx *ctx)
 {
     (void)ctx;
-    return outfile_commit(&((state *)st)->out);
+    state *s = st;
+    return s->base >= 0 ? outfile_commit_append(&s->out) : outfile_commit(&s->out);
 }
 
 static void fini(void *st)

@@ -22,6 +22,15 @@ static const tm_option options[] = {
              "input error, or skip the file with a warning."},
     TM_OPTIONS_END};
 
+/* With the pipeline's `state:`, tells the host that every document of
+ * `path` has been emitted (or that the file yields none: empty, binary and
+ * skipped, or rejected), so that a later run can skip it. */
+static void done(const tm_host *h, tm_ctx *ctx, const char *path)
+{
+    if (TM_HOST_HAS(h, input_done))
+        h->input_done(ctx, path);
+}
+
 typedef struct state {
     const tm_host *host;
     const config *cfg;
@@ -65,6 +74,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
             h->log(ctx, TM_LOG_WARN, "%s: empty file, skipped", path);
             h->count(ctx, "skipped_empty", 1);
             h->free(text);
+            done(h, ctx, path);
             continue;
         }
         if (memchr(text, 0, len)) {
@@ -72,6 +82,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
             if (s->cfg->binary == 1) {
                 h->log(ctx, TM_LOG_WARN, "%s: binary file (holds NUL bytes), skipped", path);
                 h->count(ctx, "skipped_binary", 1);
+                done(h, ctx, path);
                 continue;
             }
             return h->error(ctx, "%s: binary file (holds NUL bytes); set binary: skip to skip "
@@ -82,8 +93,10 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         const char *dot = strrchr(base, '.');
         size_t id_len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
         tm_doc *d = h->doc_new_take(ctx, base, id_len, text, len);
-        if (!d)
-            continue; /* rejected by the invalid_utf8 policy, which the host reported */
+        if (!d) { /* rejected by the invalid_utf8 policy, which the host reported */
+            done(h, ctx, path);
+            continue;
+        }
         if (h->meta_set(ctx, d, "file", TM_META_STRING, path, strlen(path)) != TM_OK) {
             /* a path that is not UTF-8: keep the document, without meta.file */
             h->log(ctx, TM_LOG_WARN, "%s: the path is not valid UTF-8; meta.file left empty",
@@ -91,6 +104,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         }
         emitted += len;
         h->emit_take(ctx, d, NULL);
+        done(h, ctx, path);
     }
     return s->next < s->files.n ? TM_OK : TM_END;
 }

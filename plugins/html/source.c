@@ -167,9 +167,14 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
     size_t emitted = 0;
     while (s->next < s->files.n && emitted < batch->budget_bytes) {
         size_t cost = 0;
-        int rc = one_file(s, ctx, s->files.items[s->next++], &cost);
+        const char *path = s->files.items[s->next++];
+        int rc = one_file(s, ctx, path, &cost);
         if (rc < 0)
             return rc;
+        /* emitted, or rejected with a warning: either way the file is done
+         * (with `state:`, a later run skips it unless it changes) */
+        if (TM_HOST_HAS(s->host, input_done))
+            s->host->input_done(ctx, path);
         emitted += cost;
     }
     return s->next < s->files.n ? TM_OK : TM_END;

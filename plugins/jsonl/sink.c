@@ -2,7 +2,13 @@
  * gzip or zstd. Output goes through plugins/common/outfile: a temporary file
  * beside the target, made durable by flush() and renamed into place only by
  * commit(), so a failed or interrupted run never leaves a half-written file
- * (nor the temporary one). */
+ * (nor the temporary one).
+ *
+ * With the pipeline's `state:` the sink appends instead: commit() adds this
+ * run's temporary file to the end of the target, at the length the ledger
+ * says earlier runs committed (outfile_commit_append). gzip members and zstd
+ * frames concatenate into a valid stream, so every run adds one member or
+ * frame; a run that writes no document adds nothing at all. */
 #include "jsonio.h"
 #include "outfile.h"
 
@@ -46,6 +52,8 @@ typedef struct state {
     const tm_host *host;
     const config *cfg;
     int comp; /* COMP_NONE, COMP_GZIP or COMP_ZSTD */
+    int64_t base; /* append mode: the length appended at; -1 replaces */
+    int64_t docs; /* written in this run */
 
     bool opened;
     /* the JSON text and the compressor write to the raw descriptor of
@@ -79,6 +87,32 @@ static bool looks_like_jsonl(const unsigned char *head, size_t n)
     return outfile_is_text(head, n);
 }
 
+static const char *const comp_names[] = {"auto", "plain", "gzip", "zstd"};
+
+/* Append mode: this run's output must be in the format of the file it is
+ * appended to (a gzip member after plain text reads as neither). */
+static int check_format(const tm_host *h, tm_ctx *ctx, const char *path, int comp)
+{
+    unsigned char m[4] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(m, 1, sizeof m, f) : 0;
+    if (f)
+        fclose(f);
+    if (n == 0)
+        return TM_OK; /* empty: anything goes */
+    int has = n >= 2 && m[0] == 0x1f && m[1] == 0x8b                       ? COMP_GZIP
+              : n >= 4 && memcmp(m, "\x28\xb5\x2f\xfd", 4) == 0 ? COMP_ZSTD
+                                                                   : COMP_NONE;
+    if (has != comp)
+        return h->error(ctx, "path: %s holds %s JSON Lines, but this sink writes %s and "
+                             "appends to it (with state:); set compression: %s, or move the "
+                             "file away to start a new one",
+                        path, comp_names[has], comp_names[comp],
+                        has == COMP_NONE ? "none" : comp_names[has]),
+               TM_ECONFIG;
+    return TM_OK;
+}
+
 /* init validates only: `textmill check` runs it, so it creates nothing. */
 static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
 {
@@ -98,6 +132,11 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
     int rc = outfile_check(host, ctx, cfg->path, "JSON Lines", looks_like_jsonl);
     if (rc != TM_OK)
         return rc;
+    int64_t base;
+    if ((rc = outfile_append_base(host, ctx, cfg->path, &base)) != TM_OK)
+        return rc;
+    if (base > 0 && (rc = check_format(host, ctx, cfg->path, comp)) != TM_OK)
+        return rc;
 
     state *s = host->alloc(sizeof *s);
     if (!s)
@@ -106,6 +145,7 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
     s->host = host;
     s->cfg = cfg;
     s->comp = comp;
+    s->base = base;
     *out = s;
     return TM_OK;
 }
@@ -187,6 +227,8 @@ static int open_output(state *s, tm_ctx *ctx)
     const tm_host *h = s->host;
     const char *path = s->cfg->path;
     s->opened = true;
+    if (s->base >= 0) /* with state: what killed runs left beside the target */
+        outfile_remove_stale(h, ctx, path);
     int rc = outfile_open(&s->file, h, ctx, path);
     if (rc != TM_OK)
         return rc;
@@ -385,6 +427,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         if (s->out.failed)
             return write_failed(s, ctx);
     }
+    s->docs += (int64_t)batch->n;
     return TM_OK;
 }
 
@@ -399,18 +442,24 @@ static int flush(void *st, tm_ctx *ctx)
         if (rc != TM_OK)
             return rc;
     }
-    if (s->out.failed || drain(&s->out) != 0 ||
-        (s->comp != COMP_NONE && emit(s, NULL, 0, true) != 0))
+    /* appending, a run without documents adds nothing, not even an empty
+     * gzip member or zstd frame (the compressor writes a header on its first
+     * call), so that the file stays byte for byte as it was */
+    bool any = s->base < 0 || s->docs > 0;
+    if (s->out.failed || (any && drain(&s->out) != 0) ||
+        (any && s->comp != COMP_NONE && emit(s, NULL, 0, true) != 0))
         return write_failed(s, ctx);
     return outfile_finish(&s->file);
 }
 
 /* Commit: rename over the target and fsync the directory, so that the
- * rename itself survives a crash. */
+ * rename itself survives a crash; with state, append to it instead (the
+ * committed length goes to the ledger, see outfile.h). */
 static int commit(void *st, tm_ctx *ctx)
 {
     (void)ctx;
-    return outfile_commit(&((state *)st)->file);
+    state *s = st;
+    return s->base >= 0 ? outfile_commit_append(&s->file) : outfile_commit(&s->file);
 }
 
 static void fini(void *st)

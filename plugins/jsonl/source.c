@@ -841,6 +841,10 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         if (rc < 0)
             return rc;
         if (rc == 0) {
+            /* every line of this file has been emitted (or skipped): with
+             * `state:`, a later run skips the file unless it changes */
+            if (TM_HOST_HAS(h, input_done))
+                h->input_done(ctx, s->path);
             close_file(s);
             continue;
         }
