@@ -1,9 +1,12 @@
-/* The command line: run, check, plugins, new-plugin, --version, --help. */
+/* The command line: run, check, status, plugins, new-plugin, --version, --help. */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* status.c */
+int tm__status(const char *dir, bool json, int limit);
 
 #ifndef TM_VERSION
 #define TM_VERSION "0.0.0"
@@ -17,6 +20,8 @@ static const char usage_main[] =
     "commands:\n"
     "  run PIPELINE.yaml       run a pipeline\n"
     "  check PIPELINE.yaml     validate a pipeline and load its plugins; run nothing\n"
+    "  status STATE_DIR        what a pipeline's state directory says: a run now,\n"
+    "                          the inputs completed, the last runs\n"
     "  plugins [NAME]          list the plugins found, or document one\n"
     "  new-plugin NAME [DIR]   create an out-of-tree stage plugin project\n"
     "\n"
@@ -49,11 +54,29 @@ static const char usage_run[] =
     "            7 interrupted (SIGINT/SIGTERM)\n";
 
 static const char usage_check[] =
-    "usage: textmill check PIPELINE.yaml [--set STEP.KEY=VALUE]...\n"
+    "usage: textmill check PIPELINE.yaml [--set STEP.KEY=VALUE]... [--log-format text|json]\n"
     "\n"
     "Validates the pipeline file, loads every plugin, checks every option and the\n"
     "order of fields read and written, and starts and stops each plugin. Runs no\n"
-    "data. Exit code 0 when the pipeline is sound, 2 when it is not.\n";
+    "data. Exit code 0 when the pipeline is sound, 2 when it is not.\n"
+    "\n"
+    "  --log-format json     one JSON object per message on stderr (time, level, msg)\n";
+
+static const char usage_status[] =
+    "usage: textmill status STATE_DIR [--json] [-n N]\n"
+    "\n"
+    "Reads the state directory of a pipeline with state: (read-only; it needs no\n"
+    "lock, so it works while a run is going on) and prints whether a run holds it\n"
+    "now, how many inputs earlier runs completed, and the last N runs, newest\n"
+    "first: id, start, duration, exit code, documents read by the source and\n"
+    "written by the last sink, inputs read and skipped (completed by earlier\n"
+    "runs), the pipeline file's hash and the status: ok, failed, interrupted,\n"
+    "running now, or killed (no end recorded: SIGKILL, a crash, a second signal).\n"
+    "\n"
+    "  --json                the same as one JSON object\n"
+    "  -n N                  show the last N runs (default 10; 0: all)\n"
+    "\n"
+    "exit codes: 0 success, 2 no textmill state in STATE_DIR or a bad command line\n";
 
 static const char usage_plugins[] =
     "usage: textmill plugins [NAME] [--json] [--path DIR]...\n"
@@ -323,6 +346,41 @@ out:
     return rc;
 }
 
+static int cmd_status(int argc, char **argv)
+{
+    const char *dir = NULL;
+    bool json = false;
+    long n = 10;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) {
+            fputs(usage_status, stdout);
+            return TM_EXIT_OK;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "-n") || !strncmp(a, "-n=", 3) || !strcmp(a, "--runs") ||
+                   !strncmp(a, "--runs=", 7)) {
+            const char *eq = strchr(a, '=');
+            const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            char *end = NULL;
+            n = v ? strtol(v, &end, 10) : -1;
+            if (!v || !*v || *end || n < 0 || n > 1000000)
+                return bad_usage(usage_status, "-n wants a number of runs (0: all), not '%s'",
+                                 v ? v : "");
+        } else if (a[0] == '-' && a[1]) {
+            return bad_usage(usage_status, "unknown option '%s'", a);
+        } else if (!dir) {
+            dir = a;
+        } else {
+            return bad_usage(usage_status, "unexpected argument '%s'", a);
+        }
+    }
+    if (!dir)
+        return bad_usage(usage_status, "%s",
+                         "which state directory? give the path a pipeline's state: names");
+    return tm__status(dir, json, (int)n);
+}
+
 static int cmd_new_plugin(int argc, char **argv)
 {
     const char *name = NULL, *dir = NULL;
@@ -359,6 +417,8 @@ int main(int argc, char **argv)
                 return cmd_run(1, h, false);
             if (!strcmp(argv[2], "check"))
                 return cmd_run(1, h, true);
+            if (!strcmp(argv[2], "status"))
+                return cmd_status(1, h);
             if (!strcmp(argv[2], "plugins"))
                 return cmd_plugins(1, h);
             if (!strcmp(argv[2], "new-plugin"))
@@ -375,12 +435,14 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2, false);
     if (!strcmp(cmd, "check"))
         return cmd_run(argc - 2, argv + 2, true);
+    if (!strcmp(cmd, "status"))
+        return cmd_status(argc - 2, argv + 2);
     if (!strcmp(cmd, "plugins"))
         return cmd_plugins(argc - 2, argv + 2);
     if (!strcmp(cmd, "new-plugin"))
         return cmd_new_plugin(argc - 2, argv + 2);
-    static const char *const cmds[] = {"run", "check", "plugins", "new-plugin"};
-    const char *sug = tm__suggest(cmd, cmds, 4);
+    static const char *const cmds[] = {"run", "check", "status", "plugins", "new-plugin"};
+    const char *sug = tm__suggest(cmd, cmds, 5);
     fprintf(stderr, "textmill: unknown command '%s'%s%s%s\n\n%s", cmd,
             sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "", usage_main);
     return TM_EXIT_CONFIG;

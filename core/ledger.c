@@ -127,7 +127,9 @@ static int take_lock(tm_ledger *l, double wait_s, char **err)
             *err = tm__xasprintf("state: cannot lock %s: %s", l->lock_path, strerror(errno));
             return TM_EXIT_CONFIG;
         }
-        if (wait_s < 0 || tm__now() - t0 >= wait_s) {
+        /* without --wait, still a moment: `textmill status` takes a shared lock
+         * for an instant to see whether a run is going on */
+        if (tm__now() - t0 >= (wait_s < 0 ? 0.25 : wait_s)) {
             char who[128] = "";
             ssize_t n = pread(l->lock_fd, who, sizeof who - 1, 0);
             who[n > 0 ? n : 0] = 0;

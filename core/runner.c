@@ -76,6 +76,20 @@ static void progress(run *r, bool force)
     tm__progress_active = 1;
 }
 
+/* For the crash tests (tests/cron/kill_test.py): with TEXTMILL_CRASH_AT set to
+ * a point's name the run kills itself there with SIGKILL, so that every step
+ * of the commit can be shown to be safe to die in, not only the ones a
+ * random kill happens to hit. */
+static void crash_point(const char *what, const char *step)
+{
+    const char *at = getenv("TEXTMILL_CRASH_AT");
+    if (!at)
+        return;
+    size_t n = strlen(what);
+    if (!strncmp(at, what, n) && (step ? at[n] == ':' && !strcmp(at + n + 1, step) : !at[n]))
+        raise(SIGKILL);
+}
+
 /* The input a document came from: its meta.file, as the built-in sources set it. */
 static const char *input_of(const tm_doc *d)
 {
@@ -154,12 +168,16 @@ static int run_close(run *r)
 
 static int init_all(run *r)
 {
+    /* every context first: the run's numbers (and a manifest) read them all,
+     * also when a step fails to start */
     for (size_t i = 0; i < r->p->n_steps; i++) {
-        tm_step *s = &r->p->steps[i];
-        tm__ctx_init(&r->ctx[i], r->p, s);
+        tm__ctx_init(&r->ctx[i], r->p, &r->p->steps[i]);
         r->ctx[i].all = r->ctx;
         r->ctx[i].clock = &r->clock;
         r->ctx[i].ledger = r->ledger;
+    }
+    for (size_t i = 0; i < r->p->n_steps; i++) {
+        tm_step *s = &r->p->steps[i];
         const tm_plugin *d = s->plugin.desc;
         if (!d->init)
             continue;
@@ -294,8 +312,10 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
     for (size_t i = 1; i < p->n_steps; i++) {
         tm_ctx *c = &r.ctx[i];
         const tm_plugin *d = p->steps[i].plugin.desc;
-        if (!d->flush)
+        if (!d->flush) {
+            crash_point("flush", p->steps[i].name);
             continue;
+        }
         tm_batch b = {NULL, 0, (size_t)p->batch_bytes};
         c->batch = &b;
         double t = tm__now();
@@ -314,6 +334,7 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         }
         if (push(&r, &b, i + 1) != 0)
             goto done;
+        crash_point("flush", p->steps[i].name);
         if (interrupted && !r.ledger) /* nothing is committed yet: fini removes it */
             goto done;
     }
@@ -342,12 +363,14 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
                 report_failure(&r, i, "to commit its state", rc);
                 break;
             }
+            crash_point("commit", p->steps[i].name);
         }
     }
     /* last, the ledger: the inputs completed and the plugins' values, in one
      * transaction; a run that dies before it is done again by the next run */
     if (!r.exit_code && r.ledger) {
         char *err = NULL;
+        crash_point("ledger", NULL);
         if (tm__ledger_commit(r.ledger, &err) != 0) {
             tm__log(TM_LOG_ERROR, NULL, "%s (the outputs are committed; the next run "
                     "processes this run's inputs again)", err);
@@ -366,9 +389,10 @@ done:
     if (stopping && !r.exit_code) {
         int64_t sk, rd, ch, cp;
         tm__ledger_counts(r.ledger, &sk, &rd, &ch, &cp);
-        tm__log(TM_LOG_WARN, NULL, "stopped by %s: the %lld inputs read to their end are "
+        tm__log(TM_LOG_WARN, NULL, "stopped by %s: %lld input%s read to %s end %s "
                 "committed; the next run goes on with the rest",
-                interrupted == SIGINT ? "SIGINT" : "SIGTERM", (long long)cp);
+                interrupted == SIGINT ? "SIGINT" : "SIGTERM", (long long)cp,
+                cp == 1 ? "" : "s", cp == 1 ? "its" : "their", cp == 1 ? "is" : "are");
         r.exit_code = TM_EXIT_INTERRUPTED;
     } else if (interrupted && committing && !r.exit_code) {
         tm__log(TM_LOG_WARN, NULL, "%s arrived while the outputs were being committed; the "

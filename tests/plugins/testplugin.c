@@ -27,6 +27,12 @@ UNUSED static int process(void *st, tm_ctx *ctx, tm_batch *b)
     (void)b;
 #ifdef TP_PROCESS_FAILS
     return host->error(ctx, "cannot process document %s", b->n ? b->docs[0]->id : "?");
+#elif defined(TP_SLOW_PROCESS)
+    /* a slow stage, so that a test can signal a run between batches */
+    (void)host;
+    (void)ctx;
+    usleep(300 * 1000);
+    return TM_OK;
 #else
     (void)host;
     (void)ctx;
