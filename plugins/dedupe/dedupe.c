@@ -103,6 +103,7 @@ typedef struct state {
     dd_index index;
     dd_store *store;
     bool opened;
+    bool ledger; /* the host keeps a run ledger (ABI 1.2): cut back what it did not commit */
     story_index *stories;
     tokens tok;
     uint64_t *scratch;
@@ -178,7 +179,13 @@ static int open_store(state *s, tm_ctx *ctx)
              s->H, (long long)c->shingle, c->unit ? "char" : "word", (long long)c->seed,
              c->fold_case, c->normalize ? "nfkc" : "nfc");
     s->store = dd_store_open(path, params, err, sizeof err);
-    if (!s->store || dd_store_load(s->store, &s->index, err, sizeof err) != TM_OK)
+    /* with a run ledger, rows a killed run saved after the last committed
+     * run's are not the outputs' documents: they go (the next run redoes them) */
+    s->ledger = TM_HOST_HAS(s->host, state_get);
+    if (!s->store ||
+        (s->ledger && dd_store_cut_back(s->store, s->host->state_get(ctx, "committed_row"), err,
+                                        sizeof err) != TM_OK) ||
+        dd_store_load(s->store, &s->index, err, sizeof err) != TM_OK)
         return s->host->error(ctx, "%s", err);
     s->host->log(ctx, TM_LOG_DEBUG, "%s: %zu documents remembered", path, s->index.n);
     return TM_OK;
@@ -414,6 +421,12 @@ static int commit(void *st, tm_ctx *ctx)
     char err[1024];
     if (s->store && dd_store_save(s->store, &s->index, err, sizeof err) != TM_OK)
         return s->host->error(ctx, "%s", err);
+    char row[32];
+    if (s->store && s->ledger) { /* durable with the ledger, after every output */
+        if (dd_store_last_row(s->store, row, sizeof row, err, sizeof err) != TM_OK)
+            return s->host->error(ctx, "%s", err);
+        s->host->state_set(ctx, "committed_row", row);
+    }
     s->host->count(ctx, "index_bytes", (int64_t)dd_index_bytes(&s->index));
     return TM_OK;
 }

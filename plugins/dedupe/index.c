@@ -1,7 +1,9 @@
 #include "index.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -326,6 +328,51 @@ int dd_store_save(dd_store *s, dd_index *x, char *err, size_t err_len)
         return TM_ERR;
     }
     x->n_saved = x->n;
+    return TM_OK;
+}
+
+int dd_store_cut_back(dd_store *s, const char *committed, char *err, size_t err_len)
+{
+    sqlite3_stmt *st = NULL;
+    bool with_ledger = false;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM params WHERE key = 'ledger'", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        with_ledger = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK && with_ledger) {
+        rc = sqlite3_prepare_v2(s->db, "DELETE FROM docs WHERE n > ?1", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)strtoll(committed ? committed : "0", NULL, 10));
+            rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        }
+        sqlite3_finalize(st);
+    }
+    /* from now on the store is kept with a ledger; the mark is saved with
+     * this run's rows, in the transaction open began */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "INSERT OR IGNORE INTO params VALUES ('ledger', 'yes')", NULL,
+                          NULL, NULL);
+    if (rc != SQLITE_OK) {
+        store_err(s, "cannot cut the dedupe index back to the last committed run", err, err_len);
+        return TM_ERR;
+    }
+    return TM_OK;
+}
+
+int dd_store_last_row(dd_store *s, char *out, size_t n, char *err, size_t err_len)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(n), 0) FROM docs", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(out, n, "%lld", (long long)sqlite3_column_int64(st, 0));
+    else
+        rc = SQLITE_ERROR;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        store_err(s, "cannot read the dedupe index", err, err_len);
+        return TM_ERR;
+    }
     return TM_OK;
 }
 

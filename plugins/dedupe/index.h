@@ -58,6 +58,15 @@ typedef struct dd_store dd_store;
  * are written to err. */
 dd_store *dd_store_open(const char *path, const char *params, char *err, size_t err_len);
 int dd_store_load(dd_store *s, dd_index *x, char *err, size_t err_len);
+/* Before load, with a run ledger (state_get/state_set): `committed` is the
+ * last row the ledger says a completed run saved ("" when the ledger holds
+ * none). Rows after it were saved by a run that died before its ledger
+ * commit, whose documents the next run processes again: they are removed
+ * (in this run's transaction). A store never used with a ledger keeps its
+ * rows, and is marked as used with one from this run on. */
+int dd_store_cut_back(dd_store *s, const char *committed, char *err, size_t err_len);
+/* The last row saved, as text for the ledger. Call after dd_store_save. */
+int dd_store_last_row(dd_store *s, char *out, size_t n, char *err, size_t err_len);
 /* Saves documents [x->n_saved, x->n) in one transaction. */
 int dd_store_save(dd_store *s, dd_index *x, char *err, size_t err_len);
 void dd_store_close(dd_store *s);

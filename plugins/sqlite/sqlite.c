@@ -278,8 +278,18 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
     for (size_t i = 0; i < cfg->types.n; i++)
         if (!cfg->types.items[i][0])
             return host->error(ctx, "types: an empty type name"), TM_ECONFIG;
-    int rc = outfile_check(host, ctx, cfg->path, "SQLite", is_sqlite);
-    if (rc == TM_OK)
+    /* A run killed mid-transaction leaves a hot journal beside the database
+     * (for a new database, its pages may not even have a header yet): SQLite
+     * rolls it back when this run opens the file, so judge the file then. */
+    char *journal = host->alloc(strlen(cfg->path) + sizeof "-journal");
+    if (!journal)
+        return TM_ENOMEM;
+    sprintf(journal, "%s-journal", cfg->path);
+    struct stat jb;
+    bool hot = stat(journal, &jb) == 0 && jb.st_size > 0;
+    host->free(journal);
+    int rc = outfile_check(host, ctx, cfg->path, "SQLite", hot ? NULL : is_sqlite);
+    if (rc == TM_OK && !hot)
         rc = check_existing(host, ctx, cfg->path);
     if (rc != TM_OK)
         return rc;
