@@ -424,6 +424,13 @@ static int count_lines(state *s)
     return TM_OK;
 }
 
+/* The last run whose line counts the run ledger confirmed (0: none). */
+static long long committed_run(state *s, tm_ctx *ctx)
+{
+    const char *v = TM_HOST_HAS(s->host, state_get) ? s->host->state_get(ctx, "stats_run") : NULL;
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
 static int load_stats(state *s, tm_ctx *ctx)
 {
     s->stats_loaded = true;
@@ -436,7 +443,7 @@ static int load_stats(state *s, tm_ctx *ctx)
         return TM_ENOMEM;
     snprintf(s->stats_path, l, "%s/cleanup-%s.sqlite", dir, s->host->instance_name(ctx));
     char err[512];
-    if (linestats_load(&s->stats, s->stats_path, err, sizeof err) != TM_OK)
+    if (linestats_load(&s->stats, s->stats_path, committed_run(s, ctx), err, sizeof err) != TM_OK)
         return s->host->error(ctx, "%s", err);
     return TM_OK;
 }
@@ -552,8 +559,13 @@ static int commit(void *st, tm_ctx *ctx)
         return TM_OK;
     char err[512];
     mkdir(s->host->state_dir(ctx), 0777);
-    if (linestats_save(&s->stats, s->stats_path, err, sizeof err) != TM_OK)
+    long long run = committed_run(s, ctx);
+    if (linestats_save(&s->stats, s->stats_path, run, err, sizeof err) != TM_OK)
         return s->host->error(ctx, "%s", err);
+    char seq[32];
+    snprintf(seq, sizeof seq, "%lld", run + 1);
+    if (TM_HOST_HAS(s->host, state_set)) /* durable with the ledger, after every output */
+        s->host->state_set(ctx, "stats_run", seq);
     return TM_OK;
 }
 

@@ -112,20 +112,56 @@ const line_count *linestats_get(const linestats *ls, uint64_t h)
     return c->hash ? c : NULL;
 }
 
+/* Line counts on disk. Each run's counts are saved as deltas tagged with a
+ * run number; the run ledger (host->state_set) records which run numbers
+ * committed, after every output. A delta the ledger never confirmed belongs
+ * to a run that died before its ledger commit and whose documents the next
+ * run reads again: it is ignored and removed, so no line is counted twice.
+ * Confirmed deltas are folded into `lines` by the next save. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS lines (hash INTEGER PRIMARY KEY, docs INTEGER NOT NULL, "
-    "edge INTEGER NOT NULL)";
+    "edge INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS deltas (seq INTEGER NOT NULL, hash INTEGER NOT NULL, "
+    "docs INTEGER NOT NULL, edge INTEGER NOT NULL)";
 
-int linestats_load(linestats *ls, const char *path, char *err, size_t err_len)
+static bool has_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return yes;
+}
+
+int linestats_load(linestats *ls, const char *path, long long committed, char *err,
+                   size_t err_len)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    /* read-write, never create: SQLite rolls back what a killed save left */
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
         sqlite3_close(db);
         return TM_OK; /* no earlier run */
     }
+    sqlite3_busy_timeout(db, 10000);
+    bool lines = has_table(db, "lines"), deltas = has_table(db, "deltas");
+    if (!lines) { /* created, but its first save never committed */
+        sqlite3_close(db);
+        return TM_OK;
+    }
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT hash, docs, edge FROM lines WHERE docs > 1", -1,
-                                &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        db,
+        deltas ? "SELECT hash, sum(docs), sum(edge) FROM (SELECT hash, docs, edge FROM lines "
+                 "UNION ALL SELECT hash, docs, edge FROM deltas WHERE seq <= ?1) GROUP BY hash "
+                 "HAVING sum(docs) > 1"
+               : "SELECT hash, docs, edge FROM lines WHERE docs > 1",
+        -1, &st, NULL);
+    if (rc == SQLITE_OK && deltas)
+        sqlite3_bind_int64(st, 1, committed);
     if (rc == SQLITE_OK)
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
             linestats_add(ls, (uint64_t)sqlite3_column_int64(st, 0), false, true,
@@ -142,7 +178,8 @@ int linestats_load(linestats *ls, const char *path, char *err, size_t err_len)
     return TM_OK;
 }
 
-int linestats_save(linestats *ls, const char *path, char *err, size_t err_len)
+int linestats_save(linestats *ls, const char *path, long long committed, char *err,
+                   size_t err_len)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -150,22 +187,36 @@ int linestats_save(linestats *ls, const char *path, char *err, size_t err_len)
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(db, 10000);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+    /* the confirmed runs' deltas into the totals; an unconfirmed one out */
+    if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO lines(hash, docs, edge) VALUES (?1, ?2, ?3) "
+                                "INSERT INTO lines(hash, docs, edge) SELECT hash, sum(docs), "
+                                "sum(edge) FROM deltas WHERE seq <= ?1 GROUP BY hash "
                                 "ON CONFLICT(hash) DO UPDATE SET docs = docs + excluded.docs, "
                                 "edge = edge + excluded.edge",
                                 -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, committed);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "DELETE FROM deltas", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "INSERT INTO deltas(seq, hash, docs, edge) "
+                                    "VALUES (?1, ?2, ?3, ?4)", -1, &st, NULL);
     for (size_t i = 0; rc == SQLITE_OK && i < ls->cap; i++) {
         const line_count *c = &ls->slots[i];
         if (!c->hash || !c->run_docs)
             continue;
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)c->hash);
-        sqlite3_bind_int64(st, 2, c->run_docs);
-        sqlite3_bind_int64(st, 3, c->run_edge);
+        sqlite3_bind_int64(st, 1, committed + 1);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)c->hash);
+        sqlite3_bind_int64(st, 3, c->run_docs);
+        sqlite3_bind_int64(st, 4, c->run_edge);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
         sqlite3_reset(st);
     }

@@ -36,7 +36,12 @@ const line_count *linestats_get(const linestats *ls, uint64_t h);
 /* Loads counts saved by earlier runs from SQLite file `path` (absent: none)
  * and saves this run's counts into it. Both return TM_OK or TM_ERR with a
  * message in *err (static or from sqlite). */
-int linestats_load(linestats *ls, const char *path, char *err, size_t err_len);
-int linestats_save(linestats *ls, const char *path, char *err, size_t err_len);
+/* `committed`: the last run number the run ledger confirmed (0: none); save
+ * tags this run's counts committed + 1, for the caller to confirm with
+ * host->state_set once they are saved (see linestats.c). */
+int linestats_load(linestats *ls, const char *path, long long committed, char *err,
+                   size_t err_len);
+int linestats_save(linestats *ls, const char *path, long long committed, char *err,
+                   size_t err_len);
 
 #endif

@@ -177,7 +177,7 @@ for t in range(trials):
 # jsonl and csv outputs appended, the database committed, the dedupe index
 # saved) and just before the ledger's transaction
 steps = ["split", "cleanup", "entities", "dedupe", "jsonl", "csv", "sqlite"]
-points = [f"flush:{s}" for s in steps] + [f"commit:{s}" for s in ("jsonl", "csv", "sqlite", "dedupe")] + ["ledger"]
+points = [f"flush:{s}" for s in steps] + [f"commit:{s}" for s in ("jsonl", "csv", "sqlite", "cleanup", "dedupe")] + ["ledger"]
 for pt in points:
     d, p = fresh("point-" + pt.replace(":", "-"))
     rc, err, _ = run(p, crash_at=pt)
