@@ -62,6 +62,18 @@ static const char usage_check[] =
     "\n"
     "  --log-format json     one JSON object per message on stderr (time, level, msg)\n";
 
+static const char usage_replay[] =
+    "usage: textmill replay REJECTS [--set STEP.KEY=VALUE]... [--quiet] [--stats]\n"
+    "                       [--wait[=SECONDS]] [--log-format text|json]\n"
+    "\n"
+    "Feeds the documents of a rejects file (on_error: reject) back through the\n"
+    "pipeline that rejected them, each from the stage that failed on it, into the\n"
+    "pipeline's sinks. The file is moved aside first: what fails again goes to a\n"
+    "new rejects file. When every run succeeds the old records are removed;\n"
+    "when one fails they are put back.\n"
+    "\n"
+    "exit codes as for run: 0 all replayed, 6 some rejected again, 2, 3, 4, 5, 7\n";
+
 static const char usage_status[] =
     "usage: textmill status STATE_DIR [--json] [-n N]\n"
     "\n"
@@ -137,9 +149,9 @@ static void free_overrides(cli_overrides *ov)
     free(ov->v);
 }
 
-static int cmd_run(int argc, char **argv, bool check_only)
+static int cmd_run(int argc, char **argv, bool check_only, bool replay)
 {
-    const char *usage = check_only ? usage_check : usage_run;
+    const char *usage = check_only ? usage_check : replay ? usage_replay : usage_run;
     const char *file = NULL;
     cli_overrides ov = {0};
     tm_run_opts o = {0};
@@ -204,12 +216,17 @@ static int cmd_run(int argc, char **argv, bool check_only)
         }
     }
     if (!file) {
-        rc = bad_usage(usage, "%s", "which pipeline? give the path to a pipeline file");
+        rc = bad_usage(usage, "%s", replay ? "which rejects file? give its path"
+                                           : "which pipeline? give the path to a pipeline file");
         goto out;
     }
     if (o.quiet) {
         o.progress = false;
         tm__log_level = TM_LOG_WARN;
+    }
+    if (replay) {
+        rc = tm__replay(file, ov.v, ov.n, &o);
+        goto out;
     }
     char *err = NULL;
     tm_pipeline *p = tm__pipeline_parse(file, ov.v, ov.n, &err);
@@ -414,11 +431,13 @@ int main(int argc, char **argv)
         if (argc > 2 && strcmp(cmd, "help") == 0) {
             char *h[] = {"--help"};
             if (!strcmp(argv[2], "run"))
-                return cmd_run(1, h, false);
+                return cmd_run(1, h, false, false);
             if (!strcmp(argv[2], "check"))
-                return cmd_run(1, h, true);
+                return cmd_run(1, h, true, false);
             if (!strcmp(argv[2], "status"))
                 return cmd_status(1, h);
+            if (!strcmp(argv[2], "replay"))
+                return cmd_run(1, h, false, true);
             if (!strcmp(argv[2], "plugins"))
                 return cmd_plugins(1, h);
             if (!strcmp(argv[2], "new-plugin"))
@@ -432,17 +451,20 @@ int main(int argc, char **argv)
         return TM_EXIT_OK;
     }
     if (!strcmp(cmd, "run"))
-        return cmd_run(argc - 2, argv + 2, false);
+        return cmd_run(argc - 2, argv + 2, false, false);
     if (!strcmp(cmd, "check"))
-        return cmd_run(argc - 2, argv + 2, true);
+        return cmd_run(argc - 2, argv + 2, true, false);
     if (!strcmp(cmd, "status"))
         return cmd_status(argc - 2, argv + 2);
+    if (!strcmp(cmd, "replay"))
+        return cmd_run(argc - 2, argv + 2, false, true);
     if (!strcmp(cmd, "plugins"))
         return cmd_plugins(argc - 2, argv + 2);
     if (!strcmp(cmd, "new-plugin"))
         return cmd_new_plugin(argc - 2, argv + 2);
-    static const char *const cmds[] = {"run", "check", "status", "plugins", "new-plugin"};
-    const char *sug = tm__suggest(cmd, cmds, 5);
+    static const char *const cmds[] = {"run", "check", "status", "replay", "plugins",
+                                       "new-plugin"};
+    const char *sug = tm__suggest(cmd, cmds, 6);
     fprintf(stderr, "textmill: unknown command '%s'%s%s%s\n\n%s", cmd,
             sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "", usage_main);
     return TM_EXIT_CONFIG;

@@ -105,6 +105,20 @@ tm_idoc *tm__doc_new_take(const char *id, size_t id_len, char *text, size_t text
     return d;
 }
 
+tm_idoc *tm__doc_clone(const tm_doc *src)
+{
+    char *text = tm__xmalloc(src->text_len + 1);
+    memcpy(text, src->text, src->text_len);
+    text[src->text_len] = 0;
+    tm_idoc *d = tm__doc_new_take(src->id, src->id_len, text, src->text_len);
+    for (size_t i = 0; i < src->n_meta; i++)
+        tm__doc_meta_set(&d->pub, src->meta[i].key, src->meta[i].type, src->meta[i].value,
+                         src->meta[i].len);
+    for (size_t i = 0; i < src->n_annotations; i++)
+        tm__doc_annotate(&d->pub, &src->annotations[i], src->annotations[i].stage);
+    return d;
+}
+
 static void annotation_free(tm_annotation *a)
 {
     free((char *)a->type);

@@ -59,7 +59,7 @@ int tm__expand_paths(tm_ctx *ctx, const tm_strlist *patterns, tm_strlist *out)
             out->items[kept++] = out->items[i];
     }
     out->n = kept;
-    if (ctx && ctx->ledger) { /* incremental: what earlier runs completed is skipped */
+    if (ctx && ctx->ledger && !ctx->pipeline->replay) { /* incremental: skip what is done */
         kept = 0;
         for (size_t i = 0; i < out->n; i++) {
             bool want = true;

@@ -16,6 +16,7 @@ enum {
     TM_EXIT_INPUT = 3,    /* unreadable, malformed or empty input */
     TM_EXIT_STAGE = 4,    /* a plugin failed while the run was processing */
     TM_EXIT_LOCKED = 5,   /* another run holds the state directory */
+    TM_EXIT_REJECTS = 6,  /* success, but documents a stage failed on were rejected or skipped */
     TM_EXIT_INTERRUPTED = 7
 };
 
@@ -139,6 +140,7 @@ size_t tm__utf8_valid_prefix(const char *s, size_t len);
 char *tm__utf8_repair(const char *s, size_t len, size_t *outlen, size_t *n_bad);
 tm_idoc *tm__doc_new_take(const char *id, size_t id_len, char *text, size_t text_len);
 void tm__doc_free(tm_doc *d);
+tm_idoc *tm__doc_clone(const tm_doc *d); /* a deep copy, not dropped or detached */
 int tm__doc_annotate(tm_doc *d, const tm_annotation *a, const char *stage);
 int tm__doc_replace_text(tm_doc *d, const char *text, size_t len, const tm_edit *edits,
                          size_t n_edits, size_t *n_lost);
@@ -147,8 +149,11 @@ int tm__doc_meta_set(tm_doc *d, const char *key, tm_meta_type type, const char *
                      size_t len);
 
 /* ---- pipeline.c: the pipeline file --------------------------------------------- */
+typedef enum { TM_ON_ERROR_FAIL = 0, TM_ON_ERROR_SKIP = 1, TM_ON_ERROR_REJECT = 2 } tm_on_error;
+
 typedef struct tm_step {
     tm_role role;
+    tm_on_error on_error; /* what a failing process() costs: the run, or the document */
     char *use;         /* as written */
     char *name;        /* instance name (unique in the pipeline) */
     int line, col;     /* of the step in the file */
@@ -161,6 +166,11 @@ typedef struct tm_pipeline {
     char *file;
     char *name;
     char *state_dir;
+    char *rejects;         /* rejects: (default STATE/rejects.jsonl) */
+    struct tm_step *rejects_step; /* the jsonl sink that writes them, after loading */
+    bool replay;           /* `textmill replay`: inputs are not the ledger's business */
+    double max_rejects;    /* with has_max_rejects: a count, or a percentage */
+    bool max_rejects_pct, has_max_rejects;
     char **plugin_path;
     size_t n_plugin_path;
     tm_utf8_policy invalid_utf8;
@@ -182,6 +192,12 @@ tm_pipeline *tm__pipeline_parse(const char *file, const tm_override *ov, size_t 
  * is well. */
 int tm__pipeline_load_plugins(tm_pipeline *p);
 void tm__pipeline_free(tm_pipeline *p);
+void tm__step_free(tm_step *s);
+/* A step the host adds (rejects sink, replay's source) from YAML text; NULL
+ * or an error message. */
+char *tm__pipeline_host_step(tm_pipeline *p, const char *yaml, tm_role role, const char *name,
+                             tm_step *s);
+char *tm__yaml_quote(const char *v); /* a YAML double-quoted scalar (malloc) */
 
 /* ---- host.c: the host table and per-instance contexts ----------------------- */
 typedef struct tm_stat_count {
@@ -242,6 +258,8 @@ void tm__ledger_counts(const tm_ledger *l, int64_t *skipped, int64_t *read, int6
                        int64_t *completed);
 const char *tm__ledger_get(tm_ledger *l, const char *step, const char *key);
 void tm__ledger_set(tm_ledger *l, const char *step, const char *key, const char *value);
+/* As if no run had committed the value; its deletion commits with the run. */
+void tm__ledger_forget(tm_ledger *l, const char *step, const char *key);
 int tm__ledger_run_begin(tm_ledger *l, char **err);
 /* One transaction: the inputs done and the staged plugin values. */
 int tm__ledger_commit(tm_ledger *l, char **err);
@@ -272,6 +290,8 @@ typedef struct tm_run_opts {
 } tm_run_opts;
 int tm__run(tm_pipeline *p, const tm_run_opts *o);
 int tm__check(tm_pipeline *p);
+/* replay.c: feeds a rejects file back through its pipeline. An exit code. */
+int tm__replay(const char *path, const tm_override *ov, size_t n_ov, const tm_run_opts *o);
 
 /* ---- scaffold.c ----------------------------------------------------------------- */
 int tm__new_plugin(const char *name, const char *dir);

@@ -359,7 +359,17 @@ static kv *kv_find(kv *a, size_t n, const char *step, const char *key)
 const char *tm__ledger_get(tm_ledger *l, const char *step, const char *key)
 {
     kv *k = kv_find(l->committed, l->n_committed, step, key);
-    return k ? k->value : NULL;
+    return k ? k->value : NULL; /* NULL too once forgotten */
+}
+
+void tm__ledger_forget(tm_ledger *l, const char *step, const char *key)
+{
+    kv *k = kv_find(l->committed, l->n_committed, step, key);
+    if (k) {
+        free(k->value);
+        k->value = NULL; /* state_get sees none; the deletion is staged below */
+    }
+    tm__ledger_set(l, step, key, NULL);
 }
 
 void tm__ledger_set(tm_ledger *l, const char *step, const char *key, const char *value)

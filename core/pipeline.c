@@ -9,8 +9,8 @@
 
 static const char *const top_keys[] = {"version", "name",         "state",       "plugin_path",
                                        "source",  "stages",       "sinks",       "invalid_utf8",
-                                       "batch_bytes"};
-static const char *const step_keys[] = {"use", "name", "with"};
+                                       "batch_bytes", "rejects", "max_rejects"};
+static const char *const step_keys[] = {"use", "name", "with", "on_error"};
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
 static char *unknown_key(const char *file, const tm_node *k, const char *const *valid, size_t n,
@@ -73,6 +73,21 @@ static char *parse_step(tm_pipeline *p, const tm_node *n, tm_role role, tm_step 
     const tm_node *name = tm__node_get(n, "name");
     if (name && (e = want_string(file, name, "name", &s->name)))
         return e;
+    const tm_node *oe = tm__node_get(n, "on_error");
+    if (oe) {
+        static const char *const modes[] = {"fail", "skip", "reject"};
+        int found = -1;
+        for (int i = 0; i < 3 && oe->kind == TM_NODE_SCALAR; i++)
+            if (!strcmp(oe->value, modes[i]))
+                found = i;
+        if (found < 0)
+            return tm__xasprintf("%s: 'on_error' must be fail, skip or reject", tm__where(file, oe));
+        if (found && role != TM_ROLE_STAGE)
+            return tm__xasprintf("%s: 'on_error: %s' applies to stages (a %s that fails "
+                                 "fails the run)", tm__where(file, oe), modes[found],
+                                 tm__role_name(role));
+        s->on_error = (tm_on_error)found;
+    }
     const tm_node *with = tm__node_get(n, "with");
     if (with && !tm__node_is_null(with) && with->kind != TM_NODE_MAP)
         return tm__xasprintf("%s: 'with' must be a mapping of the plugin's options",
@@ -87,6 +102,30 @@ static char *parse_step(tm_pipeline *p, const tm_node *n, tm_role role, tm_step 
         s->with->col = n->col;
     }
     return NULL;
+}
+
+/* A step the host adds itself (the rejects sink, replay's source), from YAML
+ * text such as {use: jsonl, with: {path: "x"}}; values are quoted with
+ * yaml_quote. */
+char *tm__pipeline_host_step(tm_pipeline *p, const char *yaml, tm_role role, const char *name,
+                             tm_step *s)
+{
+    char *err = NULL;
+    tm_node *n = tm__yaml_load("(textmill)", yaml, strlen(yaml), false, &err);
+    if (!n)
+        return err;
+    char *e = parse_step(p, n, role, s);
+    tm__node_free(n);
+    if (!e && name && !s->name)
+        s->name = tm__xstrdup(name);
+    return e;
+}
+
+char *tm__yaml_quote(const char *v)
+{
+    tm_buf b = {0};
+    tm__buf_json_str(&b, v, strlen(v)); /* a JSON string is a YAML double-quoted scalar */
+    return b.data;
 }
 
 /* Instance names: explicit ones must be unique; a default (the plugin name)
@@ -224,6 +263,23 @@ tm_pipeline *tm__pipeline_parse(const char *file, const tm_override *ov, size_t 
     if ((v = tm__node_get(root, "state")) && !tm__node_is_null(v) &&
         (e = want_string(file, v, "state", &p->state_dir)))
         goto fail;
+    if ((v = tm__node_get(root, "rejects")) && !tm__node_is_null(v) &&
+        (e = want_string(file, v, "rejects", &p->rejects)))
+        goto fail;
+    if ((v = tm__node_get(root, "max_rejects")) && !tm__node_is_null(v)) {
+        /* a share of the documents read ("5%") or a number of documents ("20") */
+        char *end = NULL;
+        double x = v->kind == TM_NODE_SCALAR ? strtod(v->value, &end) : -1;
+        bool pct = end && *end == '%' && !end[1];
+        if (!end || end == v->value || (*end && !pct) || x < 0 || (pct && x > 100)) {
+            e = tm__xasprintf("%s: 'max_rejects' must be a number of documents (20) or a "
+                              "share of those read (5%%)", tm__where(file, v));
+            goto fail;
+        }
+        p->max_rejects = x;
+        p->max_rejects_pct = pct;
+        p->has_max_rejects = true;
+    }
     if ((v = tm__node_get(root, "plugin_path")) && !tm__node_is_null(v)) {
         if (v->kind == TM_NODE_SCALAR) {
             p->plugin_path = tm__xcalloc(1, sizeof(char *));
@@ -298,6 +354,18 @@ tm_pipeline *tm__pipeline_parse(const char *file, const tm_override *ov, size_t 
             goto fail;
     if ((e = name_steps(p)))
         goto fail;
+    for (size_t i = 0; i < p->n_steps && !p->rejects; i++) {
+        if (p->steps[i].on_error != TM_ON_ERROR_REJECT)
+            continue;
+        if (!p->state_dir) {
+            e = tm__xasprintf("%s:%d:%d: step '%s' has 'on_error: reject', but the pipeline "
+                              "says nowhere to put rejects: add 'rejects: PATH' (or 'state: DIR', "
+                              "which keeps them in DIR/rejects.jsonl)",
+                              file, p->steps[i].line, p->steps[i].col, p->steps[i].name);
+            goto fail;
+        }
+        p->rejects = tm__xasprintf("%s/rejects.jsonl", p->state_dir);
+    }
     for (size_t i = 0; i < n_ov; i++)
         if ((e = apply_override(p, &ov[i])))
             goto fail;
@@ -343,6 +411,26 @@ int tm__pipeline_load_plugins(tm_pipeline *p)
             bad = 1;
         }
     }
+    if (!bad && p->rejects) {
+        /* the rejects file is written by the jsonl sink, appended and
+         * committed like any sink's output */
+        char *q = tm__yaml_quote(p->rejects);
+        char *yaml = tm__xasprintf("{use: jsonl, with: {path: %s}}", q);
+        p->rejects_step = tm__xcalloc(1, sizeof *p->rejects_step);
+        char *err = tm__pipeline_host_step(p, yaml, TM_ROLE_SINK, "rejects", p->rejects_step);
+        if (!err && tm__plugin_find(&search, "jsonl", TM_ROLE_SINK, &p->rejects_step->plugin,
+                                    &err) == 0)
+            p->rejects_step->config =
+                tm__options_fill(p->rejects_step->plugin.desc, p->file, p->rejects_step->with,
+                                 &err);
+        if (err || !p->rejects_step->config) {
+            tm__log(TM_LOG_ERROR, NULL, "%s: rejects: %s", p->file, err ? err : "?");
+            bad = 1;
+        }
+        free(err);
+        free(yaml);
+        free(q);
+    }
     tm__search_free(&search);
     if (bad)
         return -1;
@@ -375,31 +463,39 @@ int tm__pipeline_load_plugins(tm_pipeline *p)
     return bad ? -1 : 0;
 }
 
+void tm__step_free(tm_step *s)
+{
+    if (s->config)
+        tm__options_free(s->plugin.desc, s->config);
+    tm__plugin_close(&s->plugin);
+    free(s->use);
+    free(s->name);
+    /* --set origins are owned by the key nodes they were attached to */
+    if (s->with)
+        for (size_t k = 0; k < s->with->n; k++)
+            if (s->with->keys[k]->origin && s->with->keys[k]->line == 0)
+                free((char *)s->with->keys[k]->origin);
+    tm__node_free(s->with);
+    memset(s, 0, sizeof *s);
+}
+
 void tm__pipeline_free(tm_pipeline *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n_steps; i++) {
-        tm_step *s = &p->steps[i];
-        if (s->config)
-            tm__options_free(s->plugin.desc, s->config);
-        tm__plugin_close(&s->plugin);
-        free(s->use);
-        free(s->name);
-        /* --set origins are owned by the key nodes they were attached to */
-        if (s->with)
-            for (size_t k = 0; k < s->with->n; k++)
-                if (s->with->keys[k]->origin && s->with->keys[k]->line == 0)
-                    free((char *)s->with->keys[k]->origin);
-        tm__node_free(s->with);
-    }
+    for (size_t i = 0; i < p->n_steps; i++)
+        tm__step_free(&p->steps[i]);
     free(p->steps);
+    if (p->rejects_step)
+        tm__step_free(p->rejects_step);
+    free(p->rejects_step);
     for (size_t i = 0; i < p->n_plugin_path; i++)
         free(p->plugin_path[i]);
     free(p->plugin_path);
     free(p->file);
     free(p->name);
     free(p->state_dir);
+    free(p->rejects);
     tm__node_free(p->root);
     free(p);
 }

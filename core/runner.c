@@ -34,6 +34,10 @@ typedef struct run {
     tm_run_clock clock;
     tm_ledger *ledger; /* with state: */
     char *open_input;  /* the input the last document came from, until it is done */
+    tm_ctx rctx;       /* the rejects sink (pipeline's rejects_step), when there is one */
+    void *rstate;
+    bool rinited;
+    int64_t n_rejected, n_skipped; /* documents a stage failed on (on_error) */
     double t0, last_progress;
     int exit_code;
 } run;
@@ -106,6 +110,134 @@ static void batch_free(tm_batch *b)
     b->n = 0;
 }
 
+/* Throws away what a failed process() call emitted. */
+static void discard_pending(tm_ctx *c)
+{
+    for (size_t k = 0; k < c->n_pending; k++)
+        tm__doc_free(c->pending[k].doc);
+    c->n_pending = 0;
+}
+
+/* Too many documents failed? max_rejects as a count is checked as they fail,
+ * as a share of the documents read at the end of the reading. */
+static bool over_threshold(run *r, bool at_end)
+{
+    const tm_pipeline *p = r->p;
+    int64_t bad = r->n_rejected + r->n_skipped;
+    if (!p->has_max_rejects || !bad)
+        return false;
+    if (!p->max_rejects_pct)
+        return (double)bad > p->max_rejects;
+    return at_end && r->docs_read > 0 && 100.0 * (double)bad / (double)r->docs_read > p->max_rejects;
+}
+
+/* Writes a document a stage failed on to the rejects file, as it entered
+ * that stage, with meta.reject saying where and why. Takes the document. */
+static int reject(run *r, tm_ctx *c, tm_doc *doc, const char *why)
+{
+    tm_buf j = {0};
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tmv;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
+    tm__buf_adds(&j, "{\"step\":");
+    tm__buf_json_str(&j, c->step->name, strlen(c->step->name));
+    tm__buf_adds(&j, ",\"plugin\":");
+    tm__buf_json_str(&j, c->step->plugin.desc->name, strlen(c->step->plugin.desc->name));
+    tm__buf_adds(&j, ",\"reason\":");
+    tm__buf_json_str(&j, why, strlen(why));
+    /* absolute, so that `textmill replay` finds it from anywhere */
+    char *abs = realpath(r->p->file, NULL);
+    const char *pf = abs ? abs : r->p->file;
+    tm__buf_adds(&j, ",\"pipeline\":");
+    tm__buf_json_str(&j, pf, strlen(pf));
+    free(abs);
+    tm__buf_printf(&j, ",\"time\":\"%s\"", when);
+    if (r->ledger)
+        tm__buf_printf(&j, ",\"run\":%lld", (long long)tm__ledger_run_id(r->ledger));
+    tm__buf_addc(&j, '}');
+    tm__doc_meta_set(doc, "reject", TM_META_JSON, j.data, j.len);
+    tm__buf_free(&j);
+    tm_doc *one[1] = {doc};
+    tm_batch b = {one, 1, 0};
+    r->rctx.batch = &b;
+    int rc = r->p->rejects_step->plugin.desc->process(r->rstate, &r->rctx, &b);
+    r->rctx.batch = NULL;
+    discard_pending(&r->rctx);
+    tm__doc_free(doc);
+    if (rc < 0) {
+        tm__log(TM_LOG_ERROR, NULL, "rejects: cannot write to %s: %s", r->p->rejects,
+                r->rctx.error ? r->rctx.error : "no reason given");
+        return rc;
+    }
+    r->rctx.docs_in++;
+    return TM_OK;
+}
+
+/* A stage with on_error: skip or reject failed on a batch: its documents go
+ * through it again one at a time, from the copies taken before the call, so
+ * that only the documents it fails on are skipped or rejected. The survivors
+ * (and what the stage emits for them) end up in `out`. Frees `snap`. */
+static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out)
+{
+    tm_ctx *c = &r->ctx[i];
+    const tm_plugin *d = c->step->plugin.desc;
+    int rc = TM_OK;
+    for (size_t k = 0; k < n; k++) {
+        tm_doc *orig = snap[k];
+        snap[k] = NULL;
+        if (rc < 0 || r->exit_code) {
+            tm__doc_free(orig);
+            continue;
+        }
+        tm_batch one = {tm__xcalloc(1, sizeof(tm_doc *)), 1, out->budget_bytes};
+        one.docs[0] = &tm__doc_clone(orig)->pub;
+        free(c->error);
+        c->error = NULL;
+        c->batch = &one;
+        double t = tm__now();
+        int prc = d->process(r->state[i], c, &one);
+        c->seconds += tm__now() - t;
+        c->batch = NULL;
+        if (prc >= 0) {
+            tm__ctx_settle(c, &one);
+            out->docs = tm__xrealloc(out->docs, (out->n + one.n + 1) * sizeof *out->docs);
+            memcpy(out->docs + out->n, one.docs, one.n * sizeof *one.docs);
+            out->n += one.n;
+            free(one.docs);
+            tm__doc_free(orig);
+            continue;
+        }
+        discard_pending(c);
+        if (!((tm_idoc *)one.docs[0])->detached)
+            tm__doc_free(one.docs[0]);
+        free(one.docs);
+        const char *why = c->error ? c->error : prc == TM_ENOMEM ? "out of memory" : "no reason given";
+        bool skip = c->step->on_error == TM_ON_ERROR_SKIP;
+        tm__log(TM_LOG_WARN, NULL, "stage '%s' failed on document %s: %s; %s", c->step->name,
+                orig->id, why, skip ? "skipped (on_error: skip)" : "rejected, see the rejects file");
+        tm__ctx_stat_add(&c->drops, &c->n_drops, skip ? "error" : "rejected", 1);
+        if (skip) {
+            r->n_skipped++;
+            tm__doc_free(orig);
+        } else {
+            r->n_rejected++;
+            rc = reject(r, c, orig, why);
+            if (rc < 0 && !r->exit_code)
+                r->exit_code = TM_EXIT_STAGE;
+        }
+        if (over_threshold(r, false)) {
+            tm__log(TM_LOG_ERROR, NULL, "%lld documents failed, more than max_rejects (%g): "
+                    "the run fails", (long long)(r->n_rejected + r->n_skipped),
+                    r->p->max_rejects);
+            r->exit_code = TM_EXIT_STAGE;
+            rc = TM_ERR;
+        }
+    }
+    free(snap);
+    return rc;
+}
+
 /* Pushes a batch through steps [from, n). Frees its documents. */
 static int push(run *r, tm_batch *b, size_t from)
 {
@@ -115,6 +247,15 @@ static int push(run *r, tm_batch *b, size_t from)
         c->docs_in += (int64_t)b->n;
         for (size_t k = 0; k < b->n; k++)
             c->bytes_in += (int64_t)b->docs[k]->text_len;
+        /* a stage allowed to fail per document works on the batch as it is;
+         * copies taken first let it go through again one at a time */
+        tm_doc **snap = NULL;
+        size_t n_snap = b->n;
+        if (c->step->on_error != TM_ON_ERROR_FAIL) {
+            snap = tm__xcalloc(n_snap, sizeof *snap);
+            for (size_t k = 0; k < n_snap; k++)
+                snap[k] = &tm__doc_clone(b->docs[k])->pub;
+        }
         c->batch = b;
         double t = tm__now();
         int rc = d->process(r->state[i], c, b);
@@ -122,12 +263,23 @@ static int push(run *r, tm_batch *b, size_t from)
         c->batch = NULL;
         if (d->role == TM_ROLE_SINK) {
             /* every sink sees the same documents; they are freed after the last */
-            for (size_t k = 0; k < c->n_pending; k++)
-                tm__doc_free(c->pending[k].doc);
-            c->n_pending = 0;
+            discard_pending(c);
+        } else if (rc < 0 && snap) {
+            discard_pending(c);
+            for (size_t k = 0; k < b->n; k++)
+                if (!((tm_idoc *)b->docs[k])->detached)
+                    tm__doc_free(b->docs[k]);
+            b->n = 0;
+            rc = isolate(r, i, snap, n_snap, b);
+            snap = NULL;
+            if (rc < 0 || r->exit_code)
+                break; /* the reason is logged */
         } else {
             tm__ctx_settle(c, b);
         }
+        for (size_t k = 0; snap && k < n_snap; k++)
+            tm__doc_free(snap[k]);
+        free(snap);
         if (rc < 0) {
             report_failure(r, i, "while processing", rc);
             break;
@@ -163,6 +315,8 @@ static int run_close(run *r)
     free(r->state);
     free(r->inited);
     free(r->open_input);
+    if (r->p->rejects_step)
+        tm__ctx_free(&r->rctx);
     return r->exit_code;
 }
 
@@ -188,11 +342,30 @@ static int init_all(run *r)
         }
         r->inited[i] = true;
     }
+    tm_step *rs = r->p->rejects_step;
+    if (rs && r->ledger && r->p->replay) /* replay moved the old rejects file aside */
+        tm__ledger_forget(r->ledger, rs->name, "committed_bytes");
+    if (rs) {
+        tm__ctx_init(&r->rctx, r->p, rs);
+        r->rctx.all = r->ctx;
+        r->rctx.clock = &r->clock;
+        r->rctx.ledger = r->ledger;
+        int rc = rs->plugin.desc->init(&r->rctx, &tm__host, rs->config, &r->rstate);
+        if (rc < 0) {
+            tm__log(TM_LOG_ERROR, NULL, "rejects: %s", r->rctx.error ? r->rctx.error : "cannot start");
+            r->exit_code = rc == TM_ECONFIG ? TM_EXIT_CONFIG : TM_EXIT_STAGE;
+            return -1;
+        }
+        r->rinited = true;
+    }
     return 0;
 }
 
 static void fini_all(run *r)
 {
+    if (r->rinited && r->p->rejects_step->plugin.desc->fini)
+        r->p->rejects_step->plugin.desc->fini(r->rstate);
+    r->rinited = false;
     for (size_t i = r->p->n_steps; i-- > 0;) {
         const tm_plugin *d = r->p->steps[i].plugin.desc;
         if (r->inited[i] && d->fini)
@@ -339,6 +512,22 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
             goto done;
     }
 
+    if (over_threshold(&r, true)) {
+        tm__log(TM_LOG_ERROR, NULL, "%lld of %lld documents failed, more than max_rejects "
+                "(%g%%): the run fails", (long long)(r.n_rejected + r.n_skipped),
+                (long long)r.docs_read, p->max_rejects);
+        r.exit_code = TM_EXIT_STAGE;
+        goto done;
+    }
+    if (r.rinited) {
+        const tm_plugin *d = p->rejects_step->plugin.desc;
+        if (d->flush && d->flush(r.rstate, &r.rctx) < 0) {
+            tm__log(TM_LOG_ERROR, NULL, "rejects: %s", r.rctx.error ? r.rctx.error : "cannot write");
+            r.exit_code = TM_EXIT_STAGE;
+            goto done;
+        }
+    }
+
     /* The commit: outputs into place, then the state that describes them.
      * A signal now would leave some outputs committed and others not, so it
      * waits until the commit is over; the run has then completed. */
@@ -353,6 +542,11 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
     }
     stopping = interrupted != 0;
     committing = true;
+    if (r.rinited && p->rejects_step->plugin.desc->commit &&
+        p->rejects_step->plugin.desc->commit(r.rstate, &r.rctx) < 0) {
+        tm__log(TM_LOG_ERROR, NULL, "rejects: %s", r.rctx.error ? r.rctx.error : "cannot commit");
+        r.exit_code = TM_EXIT_STAGE;
+    }
     for (int pass = 0; pass < 2 && !r.exit_code; pass++) {
         for (size_t i = 0; i < p->n_steps; i++) {
             const tm_plugin *d = p->steps[i].plugin.desc;
@@ -386,6 +580,14 @@ done:
         fputs("\r\x1b[K", stderr);
         tm__progress_active = 0;
     }
+    if (!r.exit_code && !stopping && !(interrupted && !committing) &&
+        r.n_rejected + r.n_skipped > 0) {
+        tm__log(TM_LOG_WARN, NULL, "%lld document%s failed in a stage: %lld rejected%s%s, %lld "
+                "skipped", (long long)(r.n_rejected + r.n_skipped),
+                r.n_rejected + r.n_skipped == 1 ? "" : "s", (long long)r.n_rejected,
+                r.n_rejected ? " to " : "", r.n_rejected ? p->rejects : "", (long long)r.n_skipped);
+        r.exit_code = TM_EXIT_REJECTS;
+    }
     if (stopping && !r.exit_code) {
         int64_t sk, rd, ch, cp;
         tm__ledger_counts(r.ledger, &sk, &rd, &ch, &cp);
@@ -414,15 +616,20 @@ done:
             for (size_t k = 0; k < r.ctx[i].n_drops; k++)
                 dropped += r.ctx[i].drops[k].n;
         double mb = (double)r.bytes_read / 1e6;
-        tm__log(r.exit_code ? TM_LOG_ERROR : TM_LOG_INFO, NULL,
+        bool ok = !r.exit_code || r.exit_code == TM_EXIT_REJECTS;
+        tm__log(ok ? TM_LOG_INFO : TM_LOG_ERROR, NULL,
                 "%s: %s: %lld documents read, %lld written, %lld dropped; %.2f MB in %.2f s "
                 "(%.1f MB/s)",
-                p->name, r.exit_code ? "failed" : "done", (long long)r.docs_read,
+                p->name,
+                !r.exit_code ? "done" : r.exit_code == TM_EXIT_REJECTS ? "done, with rejects"
+                : r.exit_code == TM_EXIT_INTERRUPTED ? "stopped" : "failed",
+                (long long)r.docs_read,
                 (long long)r.docs_written, (long long)dropped, mb, dt, dt > 0 ? mb / dt : 0.0);
     }
     if (r.ledger) {
         char *manifest = tm__manifest_json(r.ctx, p->n_steps, r.ledger, r.exit_code);
         const char *status = r.exit_code == 0 ? "ok"
+                             : r.exit_code == TM_EXIT_REJECTS ? "ok, with rejects"
                              : r.exit_code == TM_EXIT_INTERRUPTED ? "interrupted" : "failed";
         tm__ledger_run_end(r.ledger, r.exit_code, status, manifest);
         free(manifest);

@@ -1,5 +1,6 @@
 /* One source file, many deliberately broken plugins (selected by TP_*
  * macros) for the loader's refusal tests, plus one sound stage ("ok"). */
+#define _GNU_SOURCE
 #include "textmill/plugin.h"
 
 #include <string.h>
@@ -27,6 +28,15 @@ UNUSED static int process(void *st, tm_ctx *ctx, tm_batch *b)
     (void)b;
 #ifdef TP_PROCESS_FAILS
     return host->error(ctx, "cannot process document %s", b->n ? b->docs[0]->id : "?");
+#elif defined(TP_POISON)
+    /* marks every document, then fails the whole batch if one of them holds
+     * the word POISON: what on_error must undo and isolate */
+    for (size_t i = 0; i < b->n; i++)
+        host->meta_set(ctx, b->docs[i], "poison_stage_saw", TM_META_BOOL, "true", 4);
+    for (size_t i = 0; i < b->n; i++)
+        if (memmem(b->docs[i]->text, b->docs[i]->text_len, "POISON", 6))
+            return host->error(ctx, "document %s is poisoned", b->docs[i]->id);
+    return TM_OK;
 #elif defined(TP_SLOW_PROCESS)
     /* a slow stage, so that a test can signal a run between batches */
     (void)host;
