@@ -1,12 +1,14 @@
 /* Diagnostics on stderr, one line each, serialized so that lines from worker
  * threads never interleave:
- *   text (default):  "textmill: LEVEL: WHO: message", with an ISO 8601 UTC
- *                    timestamp in front when stderr is not a terminal (cron,
- *                    log files), where a line is read long after it was written;
+ *   text (default):  "textmill: LEVEL: WHO: message" (LEVEL left out for info
+ *                    on a terminal), with an ISO 8601 UTC timestamp in front
+ *                    when stderr is not a terminal (cron, log files), where a
+ *                    line is read long after it was written;
  *   json:            {"time":"...","level":"error","who":"...","msg":"..."}. */
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +58,12 @@ void tm__vlog(int level, const char *who, const char *fmt, va_list ap)
         tm__buf_free(&b);
         free(msg);
     } else {
-        if (!isatty(2))
+        /* off a terminal (cron, a log file) every line says when and how bad */
+        bool logfile = !isatty(2);
+        if (logfile)
             fprintf(stderr, "%s ", when);
         fputs("textmill: ", stderr);
-        if (level != TM_LOG_INFO)
+        if (level != TM_LOG_INFO || logfile)
             fprintf(stderr, "%s: ", names[level]);
         if (who)
             fprintf(stderr, "%s: ", who);
