@@ -80,10 +80,12 @@ void tm__ctx_settle(tm_ctx *c, tm_batch *b)
         tm_idoc *d = (tm_idoc *)out[i];
         if (d->detached) {
             d->detached = false; /* the plugin owns it now */
+            d->held = true;
         } else if (d->drop_reason) {
             tm__ctx_stat_add(&c->drops, &c->n_drops, d->drop_reason, 1);
             tm__doc_free(out[i]);
         } else {
+            d->held = false; /* back in the flow */
             out[kept++] = out[i];
         }
     }
@@ -326,6 +328,12 @@ static int h_input_done(tm_ctx *ctx, const char *path)
 {
     if (!ctx || !path)
         return TM_EINVAL;
+    /* the document emitted last ends an input: a run stopping by a signal
+     * may stop after it */
+    if (ctx->n_pending)
+        ((tm_idoc *)ctx->pending[ctx->n_pending - 1].doc)->input_end = true;
+    else
+        ctx->input_ended_before = true; /* at the end of the previous call's documents */
     if (!ctx->ledger)
         return TM_OK;
     return tm__ledger_input_done(ctx->ledger, path, true) == 0 ? TM_OK : TM_EINVAL;

@@ -132,6 +132,8 @@ typedef struct tm_idoc {
     size_t cap_meta, cap_annotations;
     char *drop_reason; /* non-NULL once dropped */
     bool detached;     /* taken out of its batch by the plugin (host->detach) */
+    bool held;         /* detached and settled: the plugin holds it (until it emits it) */
+    bool input_end;    /* the last document of an input (host->input_done) */
 } tm_idoc;
 
 /* Number of bytes of the longest valid UTF-8 prefix. */
@@ -231,6 +233,7 @@ struct tm_ctx {
     size_t n_drops, n_counters;
     int64_t utf8_repaired, utf8_rejected;
     bool utf8_failed;
+    bool input_ended_before; /* input_done came before this call emitted anything */
 };
 
 extern const tm_host tm__host;
@@ -253,7 +256,6 @@ void tm__ledger_close(tm_ledger *l); /* releases the lock */
 int tm__ledger_want(tm_ledger *l, const char *path, bool *want);
 int tm__ledger_input_done(tm_ledger *l, const char *path, bool done);
 void tm__ledger_all_done(tm_ledger *l);
-bool tm__ledger_open_input(tm_ledger *l, const char *path); /* staged, not done */
 void tm__ledger_counts(const tm_ledger *l, int64_t *skipped, int64_t *read, int64_t *changed,
                        int64_t *completed);
 const char *tm__ledger_get(tm_ledger *l, const char *step, const char *key);

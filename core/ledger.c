@@ -328,12 +328,6 @@ void tm__ledger_all_done(tm_ledger *l)
         l->in[i].done = true;
 }
 
-bool tm__ledger_open_input(tm_ledger *l, const char *path)
-{
-    staged_input *in = find_input(l, path);
-    return in && !in->done;
-}
-
 void tm__ledger_counts(const tm_ledger *l, int64_t *skipped, int64_t *read, int64_t *changed,
                        int64_t *completed)
 {

@@ -33,7 +33,6 @@ typedef struct run {
     int64_t docs_read, bytes_read, docs_written;
     tm_run_clock clock;
     tm_ledger *ledger; /* with state: */
-    char *open_input;  /* the input the last document came from, until it is done */
     tm_ctx rctx;       /* the rejects sink (pipeline's rejects_step), when there is one */
     void *rstate;
     bool rinited;
@@ -92,13 +91,6 @@ static void crash_point(const char *what, const char *step)
     size_t n = strlen(what);
     if (!strncmp(at, what, n) && (step ? at[n] == ':' && !strcmp(at + n + 1, step) : !at[n]))
         raise(SIGKILL);
-}
-
-/* The input a document came from: its meta.file, as the built-in sources set it. */
-static const char *input_of(const tm_doc *d)
-{
-    const tm_meta *m = tm__host.meta_get(d, "file");
-    return m && m->type == TM_META_STRING ? m->value : NULL;
 }
 
 static void batch_free(tm_batch *b)
@@ -174,6 +166,29 @@ static int reject(run *r, tm_ctx *c, tm_doc *doc, const char *why)
     return TM_OK;
 }
 
+/* Can a failed call be undone by throwing away what it did? Not when the
+ * stage took documents to hold (detach) or handed back documents it held
+ * from earlier batches: those are not among the copies taken before the call. */
+static bool undoable(const tm_ctx *c, const tm_batch *b)
+{
+    for (size_t k = 0; k < c->n_pending; k++)
+        if (((const tm_idoc *)c->pending[k].doc)->held)
+            return false;
+    for (size_t k = 0; k < b->n; k++)
+        if (((const tm_idoc *)b->docs[k])->detached)
+            return false;
+    return true;
+}
+
+static void cannot_isolate(run *r, tm_ctx *c)
+{
+    tm__log(TM_LOG_ERROR, NULL, "stage '%s' failed while it held documents back or handed "
+            "held ones on, so its failure cannot be narrowed to one document (on_error works "
+            "for stages that finish each batch within the call): %s", c->step->name,
+            c->error ? c->error : "no reason given");
+    r->exit_code = TM_EXIT_STAGE;
+}
+
 /* A stage with on_error: skip or reject failed on a batch: its documents go
  * through it again one at a time, from the copies taken before the call, so
  * that only the documents it fails on are skipped or rejected. The survivors
@@ -199,6 +214,14 @@ static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out)
         int prc = d->process(r->state[i], c, &one);
         c->seconds += tm__now() - t;
         c->batch = NULL;
+        if (prc < 0 && !undoable(c, &one)) {
+            cannot_isolate(r, c);
+            tm__ctx_settle(c, &one); /* the batch as the stage left it, then freed */
+            batch_free(&one);
+            tm__doc_free(orig);
+            rc = TM_ERR;
+            continue;
+        }
         if (prc >= 0) {
             tm__ctx_settle(c, &one);
             out->docs = tm__xrealloc(out->docs, (out->n + one.n + 1) * sizeof *out->docs);
@@ -264,6 +287,10 @@ static int push(run *r, tm_batch *b, size_t from)
         if (d->role == TM_ROLE_SINK) {
             /* every sink sees the same documents; they are freed after the last */
             discard_pending(c);
+        } else if (rc < 0 && snap && !undoable(c, b)) {
+            tm__ctx_settle(c, b);
+            cannot_isolate(r, c);
+            rc = TM_OK; /* reported */
         } else if (rc < 0 && snap) {
             discard_pending(c);
             for (size_t k = 0; k < b->n; k++)
@@ -280,6 +307,8 @@ static int push(run *r, tm_batch *b, size_t from)
         for (size_t k = 0; snap && k < n_snap; k++)
             tm__doc_free(snap[k]);
         free(snap);
+        if (r->exit_code)
+            break;
         if (rc < 0) {
             report_failure(r, i, "while processing", rc);
             break;
@@ -314,7 +343,6 @@ static int run_close(run *r)
     free(r->ctx);
     free(r->state);
     free(r->inited);
-    free(r->open_input);
     if (r->p->rejects_step)
         tm__ctx_free(&r->rctx);
     return r->exit_code;
@@ -382,10 +410,18 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
     bool committing = false, stopping = false;
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* a signal must not fail a read or a hash (EINTR) */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
+    if (p->state_dir && o->limit > 0) {
+        /* an input cut short would be committed in part and read again whole */
+        tm__log(TM_LOG_ERROR, NULL, "%s: --limit cannot be used with state: (it would commit "
+                "inputs in part); try the pipeline without state: first", p->file);
+        r.exit_code = TM_EXIT_CONFIG;
+        return run_close(&r);
+    }
     if (p->state_dir) {
         char *err = NULL;
         int rc = tm__ledger_open(p->state_dir, o->wait, &r.ledger, &err);
@@ -406,16 +442,18 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
 
     tm_ctx *sc = &r.ctx[0];
     const tm_plugin *src = p->steps[0].plugin.desc;
-    bool more = true, limited = false;
+    /* partial: documents of an input not read to its end were pushed on */
+    bool more = true, limited = false, partial = false;
     while (more) {
         /* A signal: without state, stop now and commit nothing. With state,
-         * stop at the end of the input being read (so that no input is
-         * committed half-done), then flush and commit what was read. */
-        if (interrupted && (!r.ledger || !r.open_input))
+         * stop where an input ends (no input is committed half-done), then
+         * flush and commit what was read; the next run reads the rest. */
+        if (interrupted && (!r.ledger || !partial))
             break;
         tm_batch b = {NULL, 0, (size_t)p->batch_bytes};
         sc->batch = &b;
         sc->emitted_bytes = 0;
+        sc->input_ended_before = false;
         double t = tm__now();
         int rc = src->process(r.state[0], sc, &b);
         sc->seconds += tm__now() - t;
@@ -423,15 +461,24 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         tm__ctx_settle(sc, &b);
         if (o->limit > 0 && r.docs_read + (int64_t)b.n >= o->limit) {
             size_t keep = (size_t)(o->limit - r.docs_read);
-            for (size_t k = keep; k < b.n; k++) {
-                /* an input some of whose documents were cut is not done */
-                if (r.ledger && input_of(b.docs[k]))
-                    tm__ledger_input_done(r.ledger, input_of(b.docs[k]), false);
+            for (size_t k = keep; k < b.n; k++)
                 tm__doc_free(b.docs[k]);
-            }
             b.n = keep;
             more = false;
             limited = true;
+        }
+        if (interrupted && r.ledger && rc >= 0) {
+            /* documents after the last one that ended an input (host->
+             * input_done) belong to an input this run will not finish */
+            size_t end = b.n;
+            while (end > 0 && !((tm_idoc *)b.docs[end - 1])->input_end)
+                end--;
+            if (end > 0 || !partial || sc->input_ended_before) {
+                for (size_t k = end; k < b.n; k++)
+                    tm__doc_free(b.docs[k]);
+                b.n = end;
+                more = false;
+            }
         }
         r.docs_read += (int64_t)b.n;
         sc->docs_out += (int64_t)b.n;
@@ -452,17 +499,8 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
             if (r.ledger && !limited) /* every input was read to its end */
                 tm__ledger_all_done(r.ledger);
         }
-        if (r.ledger) {
-            const char *in = b.n ? input_of(b.docs[b.n - 1]) : NULL;
-            if (in) {
-                free(r.open_input);
-                r.open_input = tm__xstrdup(in);
-            }
-            if (r.open_input && !tm__ledger_open_input(r.ledger, r.open_input)) {
-                free(r.open_input);
-                r.open_input = NULL;
-            }
-        }
+        if (b.n)
+            partial = !((tm_idoc *)b.docs[b.n - 1])->input_end;
         if (push(&r, &b, 1) != 0)
             goto done;
         progress(&r, false);

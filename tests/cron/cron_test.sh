@@ -198,5 +198,36 @@ check '[ $rc -eq 0 ] && [ "$(sqlite3 state3/ledger.db "SELECT count(*) FROM inpu
 ids=$(python3 -c 'import json; print(len({json.loads(l)["id"] for l in open("out3/a.jsonl")}))')
 check '[ "$(wc -l <out3/a.jsonl)" = 6 ] && [ "$ids" = 6 ]' "every document written once over the two runs"
 
+# the same with a jsonl source of two files whose records name another file in meta.file:
+# the run stops where an input ends (as the source reports it), never inside one
+mkdir -p inbox4
+python3 -c "
+import json
+for f in 'ab':
+    with open(f'inbox4/{f}.jsonl', 'w') as o:
+        for i in range(12):
+            o.write(json.dumps({'id': f'{f}{i}', 'text': 'x' * 600 + f' {f}{i}', 'meta': {'file': 'elsewhere.txt'}}) + '\n')
+"
+cat >part4.yaml <<EOF
+version: 1
+name: part4
+state: state4
+batch_bytes: 1024
+source: {use: jsonl, with: {paths: ["inbox4/*.jsonl"]}}
+stages: [{use: $TP/slow_process.so}]
+sinks: [{use: jsonl, with: {path: out4/a.jsonl}}]
+EOF
+"$TM" run part4.yaml --quiet >"$work/out" 2>"$work/err" & a=$!
+sleep 0.8
+kill -TERM $a; wait $a; rc=$?
+lines1=$(wc -l <out4/a.jsonl)
+check '[ $rc -eq 7 ] && [ "$lines1" = 12 ] && [ "$(sqlite3 state4/ledger.db "SELECT path FROM inputs")" = inbox4/a.jsonl ]' \
+    "SIGTERM inside a jsonl input: it reads that input to its end, commits it alone, exit 7 (rc $rc, $lines1 lines)"
+"$TM" run part4.yaml --quiet 2>"$work/err"; rc=$?
+ids=$(python3 -c 'import json; L=[json.loads(l)["id"] for l in open("out4/a.jsonl")]; print(len(L), len(set(L)))')
+check '[ $rc -eq 0 ] && [ "$ids" = "24 24" ]' "the next run reads the other input: every record once ($ids)"
+"$TM" run part4.yaml --limit 3 2>"$work/err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "limit cannot be used with state" "$work/err"' "--limit with state: is refused (exit $rc)"
+
 echo "1..$n"
 [ $fails -eq 0 ] || { echo "# $fails failed"; exit 1; }
