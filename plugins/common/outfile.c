@@ -244,7 +244,24 @@ void outfile_close(outfile *o)
 
 /* ---- append mode ------------------------------------------------------------------ */
 
-#define COMMITTED_KEY "committed_bytes"
+/* The committed length belongs to the path, not to the instance: the ledger key
+ * is "committed_bytes:" followed by the path as written in the options, so a
+ * changed `path:` (or another pipeline sharing the state directory with the
+ * same step names) never cuts a file back to another file's length. Ledgers
+ * from before kept it under the bare "committed_bytes" (OLD_KEY), without the
+ * path: see committed_length for how that is still honoured. */
+#define COMMITTED_KEY "committed_bytes:"
+#define OLD_KEY "committed_bytes"
+
+/* COMMITTED_KEY + path, host-allocated (NULL: no memory). */
+static char *committed_key(const tm_host *h, const char *path)
+{
+    size_t n = sizeof COMMITTED_KEY + strlen(path);
+    char *k = h->alloc(n);
+    if (k)
+        snprintf(k, n, "%s%s", COMMITTED_KEY, path);
+    return k;
+}
 
 /* STATE/append-INSTANCE.base, host-allocated (NULL: no memory). */
 static char *base_record_path(const tm_host *h, tm_ctx *ctx)
@@ -334,21 +351,60 @@ static void remove_base_record(const tm_host *h, tm_ctx *ctx)
     h->free(rec);
 }
 
-/* The committed length from the ledger: 1 with *l set, 0 when there is none,
- * TM_ERR when the value is not a length (reason set). */
-static int committed_length(const tm_host *h, tm_ctx *ctx, const char *path, int64_t *l)
+static int parse_length(const tm_host *h, tm_ctx *ctx, const char *path, const char *key,
+                        const char *v, int64_t *l)
 {
-    const char *v = h->state_get(ctx, COMMITTED_KEY);
-    if (!v)
-        return 0;
     char *end;
     errno = 0;
     long long n = strtoll(v, &end, 10);
     if (errno || n < 0 || end == v || *end)
         return h->error(ctx, "%s: the ledger's %s for this sink is '%s', not a length", path,
-                        COMMITTED_KEY, v);
+                        key, v);
     *l = n;
     return 1;
+}
+
+/* The length earlier runs committed to `path`, from the ledger: 1 with *l
+ * set, 0 when there is none, TM_ERR when the value is not a length (reason
+ * set), TM_ENOMEM. `size` is the target's size (-1: missing); `warn` in
+ * commit, where the choice takes effect (init would say it twice).
+ *
+ * An old ledger's OLD_KEY does not say which path it was for: it is taken
+ * for this path's only when the path has no value of its own and the file is
+ * at least that long (a file the sink was pointed at later may be shorter:
+ * cutting it back, or refusing it, would be wrong); else it is ignored (with
+ * a warning) and the file found is kept whole as on a first run.
+ * The first commit under the new key deletes OLD_KEY. */
+static int committed_length(const tm_host *h, tm_ctx *ctx, const char *path, int64_t size,
+                            bool warn, int64_t *l)
+{
+    char *key = committed_key(h, path);
+    if (!key)
+        return TM_ENOMEM;
+    const char *v = h->state_get(ctx, key);
+    int rc = v ? parse_length(h, ctx, path, "committed length", v, l) : 0;
+    h->free(key);
+    if (v || !(v = h->state_get(ctx, OLD_KEY)))
+        return rc;
+    int64_t old;
+    if ((rc = parse_length(h, ctx, path, OLD_KEY, v, &old)) < 0)
+        return rc;
+    if (size >= old) {
+        *l = old;
+        return 1;
+    }
+    if (!warn)
+        return 0;
+    if (size < 0)
+        h->log(ctx, TM_LOG_WARN, "%s: not found; the ledger, from an older textmill, says "
+               "earlier runs committed %" PRId64 " bytes to this sink's file without saying "
+               "which path: starting a new file", path, old);
+    else
+        h->log(ctx, TM_LOG_WARN, "%s: holds %" PRId64 " bytes, fewer than the %" PRId64 " "
+               "that the ledger, from an older textmill, says earlier runs committed to this "
+               "sink's file without saying which path: taken for another file, so it is kept "
+               "whole and this run's output appended", path, size, old);
+    return 0;
 }
 
 static int too_short(const tm_host *h, tm_ctx *ctx, const char *path, int64_t size, int64_t l)
@@ -369,7 +425,9 @@ int outfile_append_base(const tm_host *h, tm_ctx *ctx, const char *path, int64_t
         return TM_OK;
     }
     int64_t size = (int64_t)st.st_size, l;
-    int have = committed_length(h, ctx, path, &l);
+    int have = committed_length(h, ctx, path, size, false, &l);
+    if (have == TM_ENOMEM)
+        return TM_ENOMEM;
     if (have < 0)
         return TM_ECONFIG;
     if (!have && !read_base_record(h, ctx, path, &l))
@@ -445,13 +503,22 @@ static int copy_bytes(int in, int out, int64_t n)
     return 0;
 }
 
+/* Stages the committed length under this path's key, and the deletion of an
+ * old ledger's OLD_KEY (honoured or ignored by now: see committed_length). */
 static int stage_length(outfile *o, int64_t len)
 {
+    const tm_host *h = o->host;
     char v[32];
     snprintf(v, sizeof v, "%" PRId64, len);
-    return o->host->state_set(o->ctx, COMMITTED_KEY, v) == TM_OK
-               ? TM_OK
-               : o->host->error(o->ctx, "%s: cannot record the committed length", o->path);
+    char *key = committed_key(h, o->path);
+    if (!key)
+        return TM_ENOMEM;
+    int rc = h->state_set(o->ctx, key, v);
+    h->free(key);
+    if (rc == TM_OK && h->state_get(o->ctx, OLD_KEY))
+        rc = h->state_set(o->ctx, OLD_KEY, NULL);
+    return rc == TM_OK ? TM_OK
+                       : h->error(o->ctx, "%s: cannot record the committed length", o->path);
 }
 
 /* First run in this state directory: the target is replaced atomically by
@@ -516,11 +583,11 @@ int outfile_commit_append(outfile *o)
     if (stat(o->tmp, &st) != 0)
         return h->error(ctx, "%s: %s: %s", o->path, o->tmp, strerror(errno));
     int64_t n = (int64_t)st.st_size, l = 0;
-    int have = committed_length(h, ctx, o->path, &l);
-    if (have < 0)
-        return have;
     bool exists = stat(o->path, &st) == 0;
     int64_t size = exists ? (int64_t)st.st_size : 0;
+    int have = committed_length(h, ctx, o->path, exists ? size : -1, true, &l);
+    if (have < 0)
+        return have;
 
     if (!have) {
         int64_t b = 0;
@@ -540,7 +607,9 @@ int outfile_commit_append(outfile *o)
      * target either untouched or longer than l (a part of this run's output
      * appended), never shorter: the ledger still says l, and the next run
      * cuts the file back to l before it appends. */
-    remove_base_record(h, ctx); /* obsolete once the ledger holds a length */
+    int64_t rec_b;
+    if (read_base_record(h, ctx, o->path, &rec_b)) /* this path's, not another's */
+        remove_base_record(h, ctx); /* obsolete once the ledger holds a length */
     if (!exists) {
         h->log(ctx, TM_LOG_WARN, "%s: not found, although earlier runs committed %" PRId64
                " bytes to it (moved away?): starting a new file", o->path, l);

@@ -70,18 +70,27 @@ void outfile_close(outfile *o);
  *
  * A sink that keeps what earlier runs wrote appends each run's output to the
  * target in commit(). How much of the target earlier runs committed is kept
- * in the ledger (host->state_set, key "committed_bytes", per instance), which
- * becomes durable only after every step's commit: so a run killed at any
- * moment leaves the target untouched or LONGER than that length, never
- * shorter, and the next run cuts it back before it appends.
+ * in the ledger (host->state_set, per instance, under the key
+ * "committed_bytes:PATH" with the path as written, so that the length
+ * belongs to that file: a sink pointed at another path finds no committed
+ * length there and keeps the file it finds whole), which becomes durable
+ * only after every step's commit: so a run killed at any moment leaves the
+ * target untouched or LONGER than that length, never shorter, and the next
+ * run cuts it back before it appends.
+ *
+ * Ledgers of older versions hold the length under "committed_bytes", without
+ * the path. It is honoured for a path without a value of its own only when
+ * the file is at least that long; else it is taken for another file's and
+ * ignored, with a warning. The next commit moves it to the new key.
  *
  * The first run of a sink in a state directory has no committed length. If
  * it is killed after moving its output into place but before the ledger
  * commit, the next run must not take that file for an old output to keep:
  * so before it touches the target, the first run records the length it
- * starts from in STATE/append-INSTANCE.base (durably), and the next first
- * run starts from that length again. Once the ledger holds a length, the
- * record is obsolete and removed.
+ * starts from in STATE/append-INSTANCE.base (durably, with the path), and
+ * the next first run for the same path starts from that length again (a
+ * record for another path is ignored). Once the ledger holds a length for
+ * the record's path, the record is obsolete and removed.
  */
 
 /* The length this run's output will be appended at, for init() (reads only):

@@ -18,7 +18,11 @@ A nightly pipeline (files -> split -> jsonl, jsonl.gz and csv sinks) with
     not taken for an old output: the next run starts the file again;
   - an output shorter than the committed length, or a CSV whose header is
     not this run's, is refused with a config error (exit 2) before any work,
-    the outputs untouched.
+    the outputs untouched;
+  - the committed length belongs to the path: a sink whose `path:` changed to
+    an existing, longer file keeps that file whole and appends to it (the old
+    file untouched), and an old ledger's path-less "committed_bytes" is
+    honoured only for a file at least that long.
 
 usage: append_test.py TEXTMILL SOURCE_DIR"""
 import csv, glob, gzip, io, json, os, shutil, sqlite3, subprocess, sys, tempfile
@@ -285,6 +289,134 @@ check("an existing output is kept, this run appended (jsonl, csv without a 2nd h
       rc == 0 and jsonl_lines(o)[0] == '{"id":"old","text":"from before state:"}' and
       o["out.csv"].startswith(old_csv) and
       sum(r == ["id", "file", "text"] for r in csv_rows(o)) == 1, err)
+
+# ---- the committed length belongs to the path -------------------------------------------
+def setup_one(name, path):
+    d = os.path.join(work, name)
+    os.makedirs(os.path.join(d, "in"), exist_ok=True)
+    write_one(d, path)
+    return d
+
+
+def write_one(d, path):
+    with open(os.path.join(d, "p.yaml"), "w") as f:
+        f.write(f"""version: 1
+name: nightly
+state: state
+source: {{use: files, with: {{paths: ["in/*.txt"]}}}}
+stages:
+  - use: split
+sinks:
+  - use: jsonl
+    with: {{path: {path}}}
+""")
+
+
+def read(d, name):
+    with open(os.path.join(d, "out", name), "rb") as f:
+        return f.read()
+
+
+def files_of(data):
+    return {json.loads(l)["meta"]["file"] for l in data.decode().splitlines()}
+
+
+def ledger_keys(d):
+    con = sqlite3.connect(os.path.join(d, "state", "ledger.db"))
+    try:
+        return dict(con.execute("SELECT key, value FROM plugin_state WHERE step = 'jsonl'"))
+    finally:
+        con.close()
+
+
+def old_ledger(d, path):
+    """Turns the ledger into one of an older textmill: the length without the path."""
+    con = sqlite3.connect(os.path.join(d, "state", "ledger.db"))
+    with con:
+        con.execute("UPDATE plugin_state SET key = 'committed_bytes' WHERE step = 'jsonl' "
+                    "AND key = ?", ("committed_bytes:" + path,))
+    con.close()
+
+
+def old_lines(prefix, longer_than):
+    data, i = b"", 0
+    while len(data) <= longer_than:
+        data += json.dumps({"id": f"{prefix}-{i}", "text": f"kept line {i} of an old file"}
+                           ).encode() + b"\n"
+        i += 1
+    return data
+
+
+pc = setup_one("path-change", "out/a.jsonl")
+add(pc, 0), add(pc, 1)
+rc, err = run(pc)
+A = read(pc, "a.jsonl") if rc == 0 else b""
+check("path change: night 1 writes out/a.jsonl", rc == 0 and A, err)
+B = old_lines("b", len(A) + 100)
+with open(os.path.join(pc, "out", "b.jsonl"), "wb") as f:
+    f.write(B)
+write_one(pc, "out/b.jsonl")
+add(pc, 2)
+rc, err = run(pc)
+got = read(pc, "b.jsonl")
+check("path changed to an existing, longer out/b.jsonl: the run succeeds, no cut back",
+      rc == 0 and "cut back" not in err, err)
+check("... b.jsonl keeps all its old bytes and gets the new documents appended",
+      got.startswith(B) and len(got) > len(B) and files_of(got[len(B):]) == {"in/s2.txt"},
+      f"{len(got)} bytes, old {len(B)}")
+check("... a.jsonl untouched", read(pc, "a.jsonl") == A)
+keys = ledger_keys(pc)
+check("... the ledger keeps one length per path",
+      keys.get("committed_bytes:out/a.jsonl") == str(len(A)) and
+      keys.get("committed_bytes:out/b.jsonl") == str(len(got)) and
+      "committed_bytes" not in keys, keys)
+# and back: a.jsonl's own length still holds (a killed run's bytes cut back)
+with open(os.path.join(pc, "out", "a.jsonl"), "ab") as f:
+    f.write(b'{"id":"junk","text":"half a line')
+write_one(pc, "out/a.jsonl")
+add(pc, 3)
+rc, err = run(pc)
+got_a = read(pc, "a.jsonl")
+check("path changed back: a.jsonl cut back to its own committed length, then appended",
+      rc == 0 and "cut back by" in err and got_a.startswith(A) and
+      files_of(got_a[len(A):]) == {"in/s3.txt"} and read(pc, "b.jsonl") == got, err)
+
+# an old ledger ("committed_bytes" without the path), the path unchanged: honoured
+ol = setup_one("old-ledger", "out/a.jsonl")
+add(ol, 0), add(ol, 1)
+rc, err = run(ol)
+A = read(ol, "a.jsonl")
+old_ledger(ol, "out/a.jsonl")
+with open(os.path.join(ol, "out", "a.jsonl"), "ab") as f:
+    f.write(b'{"id":"junk","text":"half a line')
+add(ol, 2)
+rc2, err2 = run(ol)
+got = read(ol, "a.jsonl")
+keys = ledger_keys(ol)
+check("old ledger, same path: its length is honoured (the killed run's bytes cut back)",
+      rc == 0 and rc2 == 0 and "cut back by" in err2 and got.startswith(A) and
+      files_of(got[len(A):]) == {"in/s2.txt"}, err + err2)
+check("... and moved to the path's key", "committed_bytes" not in keys and
+      keys.get("committed_bytes:out/a.jsonl") == str(len(got)), keys)
+
+# an old ledger, the path changed to a file shorter than its length: ignored
+ol2 = setup_one("old-ledger-2", "out/a.jsonl")
+add(ol2, 0), add(ol2, 1)
+rc, err = run(ol2)
+A = read(ol2, "a.jsonl")
+old_ledger(ol2, "out/a.jsonl")
+C = old_lines("c", 10)
+with open(os.path.join(ol2, "out", "c.jsonl"), "wb") as f:
+    f.write(C)
+write_one(ol2, "out/c.jsonl")
+add(ol2, 2)
+rc2, err2 = run(ol2)
+got = read(ol2, "c.jsonl")
+check("old ledger, path changed to a shorter file: not refused, a warning",
+      rc == 0 and rc2 == 0 and "without saying which path" in err2, err + err2)
+check("... the file kept whole, the new documents appended; a.jsonl untouched",
+      got.startswith(C) and files_of(got[len(C):]) == {"in/s2.txt"} and
+      read(ol2, "a.jsonl") == A, got[:200])
 
 print(f"1..{n}")
 if fails:
