@@ -170,7 +170,8 @@ static int cmd_run(int argc, char **argv, bool check_only, bool replay)
                 rc = bad_usage(usage, "--set wants STEP.KEY=VALUE, not '%s'", v ? v : "");
                 goto out;
             }
-        } else if (!check_only && (!strcmp(a, "--limit") || !strncmp(a, "--limit=", 8))) {
+        } else if (!check_only && !replay &&
+                   (!strcmp(a, "--limit") || !strncmp(a, "--limit=", 8))) {
             const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
             char *end = NULL;
             long long n = v ? strtoll(v, &end, 10) : 0;

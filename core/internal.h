@@ -260,8 +260,8 @@ void tm__ledger_counts(const tm_ledger *l, int64_t *skipped, int64_t *read, int6
                        int64_t *completed);
 const char *tm__ledger_get(tm_ledger *l, const char *step, const char *key);
 void tm__ledger_set(tm_ledger *l, const char *step, const char *key, const char *value);
-/* As if no run had committed the value; its deletion commits with the run. */
-void tm__ledger_forget(tm_ledger *l, const char *step, const char *key);
+/* Deletes a plugin value at once, in its own transaction (replay). */
+int tm__ledger_delete_now(tm_ledger *l, const char *step, const char *key, char **err);
 int tm__ledger_run_begin(tm_ledger *l, char **err);
 /* One transaction: the inputs done and the staged plugin values. */
 int tm__ledger_commit(tm_ledger *l, char **err);

@@ -46,6 +46,8 @@ struct tm_ledger {
     int64_t run_id;
     staged_input *in;
     size_t n_in, cap_in;
+    uint32_t *slots; /* open addressing over `in` by path: index + 1, 0 = empty */
+    size_t slot_cap;
     kv *committed, *staged; /* values as loaded, and as set in this run */
     size_t n_committed, n_staged;
     int64_t skipped, touched; /* inputs completed before; same content, new mtime */
@@ -226,6 +228,7 @@ void tm__ledger_close(tm_ledger *l)
     for (size_t i = 0; i < l->n_in; i++)
         free(l->in[i].path);
     free(l->in);
+    free(l->slots);
     for (size_t i = 0; i < l->n_committed; i++)
         free(l->committed[i].step), free(l->committed[i].key), free(l->committed[i].value);
     for (size_t i = 0; i < l->n_staged; i++)
@@ -255,12 +258,33 @@ int tm__hash_file(const char *path, char out[17])
     return n < 0 ? -1 : 0;
 }
 
+static size_t slot_of(const tm_ledger *l, const char *path)
+{
+    size_t j = (size_t)XXH3_64bits(path, strlen(path)) & (l->slot_cap - 1);
+    while (l->slots[j] && strcmp(l->in[l->slots[j] - 1].path, path))
+        j = (j + 1) & (l->slot_cap - 1);
+    return j;
+}
+
+/* A night over a folder of 100,000 files looks paths up 200,000 times. */
 static staged_input *find_input(tm_ledger *l, const char *path)
 {
-    for (size_t i = 0; i < l->n_in; i++)
-        if (!strcmp(l->in[i].path, path))
-            return &l->in[i];
-    return NULL;
+    if (!l->slot_cap)
+        return NULL;
+    uint32_t k = l->slots[slot_of(l, path)];
+    return k ? &l->in[k - 1] : NULL;
+}
+
+static void index_input(tm_ledger *l)
+{
+    if ((l->n_in + 1) * 2 > l->slot_cap) {
+        free(l->slots);
+        l->slot_cap = l->slot_cap ? 2 * l->slot_cap : 256;
+        l->slots = tm__xcalloc(l->slot_cap, sizeof *l->slots);
+        for (size_t i = 0; i + 1 < l->n_in; i++)
+            l->slots[slot_of(l, l->in[i].path)] = (uint32_t)(i + 1);
+    }
+    l->slots[slot_of(l, l->in[l->n_in - 1].path)] = (uint32_t)l->n_in;
 }
 
 int tm__ledger_want(tm_ledger *l, const char *path, bool *want)
@@ -310,6 +334,7 @@ int tm__ledger_want(tm_ledger *l, const char *path, bool *want)
         l->in = tm__xrealloc(l->in, l->cap_in * sizeof *l->in);
     }
     l->in[l->n_in++] = in;
+    index_input(l);
     return 0;
 }
 
@@ -353,17 +378,25 @@ static kv *kv_find(kv *a, size_t n, const char *step, const char *key)
 const char *tm__ledger_get(tm_ledger *l, const char *step, const char *key)
 {
     kv *k = kv_find(l->committed, l->n_committed, step, key);
-    return k ? k->value : NULL; /* NULL too once forgotten */
+    return k ? k->value : NULL;
 }
 
-void tm__ledger_forget(tm_ledger *l, const char *step, const char *key)
+int tm__ledger_delete_now(tm_ledger *l, const char *step, const char *key, char **err)
 {
-    kv *k = kv_find(l->committed, l->n_committed, step, key);
-    if (k) {
-        free(k->value);
-        k->value = NULL; /* state_get sees none; the deletion is staged below */
+    sqlite3_stmt *st = NULL;
+    int ok = sqlite3_prepare_v2(l->db, "DELETE FROM plugin_state WHERE step = ?1 AND key = ?2",
+                                -1, &st, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(st, 1, step, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_DONE;
     }
-    tm__ledger_set(l, step, key, NULL);
+    sqlite3_finalize(st);
+    if (!ok) {
+        *err = db_error(l, "cannot write");
+        return -1;
+    }
+    return 0;
 }
 
 void tm__ledger_set(tm_ledger *l, const char *step, const char *key, const char *value)

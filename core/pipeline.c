@@ -417,7 +417,8 @@ int tm__pipeline_load_plugins(tm_pipeline *p)
         char *q = tm__yaml_quote(p->rejects);
         char *yaml = tm__xasprintf("{use: jsonl, with: {path: %s}}", q);
         p->rejects_step = tm__xcalloc(1, sizeof *p->rejects_step);
-        char *err = tm__pipeline_host_step(p, yaml, TM_ROLE_SINK, "rejects", p->rejects_step);
+        /* a name no step of the file can clash with (it keys the sink's ledger values) */
+        char *err = tm__pipeline_host_step(p, yaml, TM_ROLE_SINK, "(rejects)", p->rejects_step);
         if (!err && tm__plugin_find(&search, "jsonl", TM_ROLE_SINK, &p->rejects_step->plugin,
                                     &err) == 0)
             p->rejects_step->config =

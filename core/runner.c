@@ -145,6 +145,14 @@ static int reject(run *r, tm_ctx *c, tm_doc *doc, const char *why)
     tm__buf_json_str(&j, pf, strlen(pf));
     free(abs);
     tm__buf_printf(&j, ",\"time\":\"%s\"", when);
+    /* relative paths in the pipeline (state:, outputs) are the working
+     * directory's: replay runs from the same one */
+    char *cwd = getcwd(NULL, 0);
+    if (cwd) {
+        tm__buf_adds(&j, ",\"cwd\":");
+        tm__buf_json_str(&j, cwd, strlen(cwd));
+        free(cwd);
+    }
     if (r->ledger)
         tm__buf_printf(&j, ",\"run\":%lld", (long long)tm__ledger_run_id(r->ledger));
     tm__buf_addc(&j, '}');
@@ -371,8 +379,6 @@ static int init_all(run *r)
         r->inited[i] = true;
     }
     tm_step *rs = r->p->rejects_step;
-    if (rs && r->ledger && r->p->replay) /* replay moved the old rejects file aside */
-        tm__ledger_forget(r->ledger, rs->name, "committed_bytes");
     if (rs) {
         tm__ctx_init(&r->rctx, r->p, rs);
         r->rctx.all = r->ctx;

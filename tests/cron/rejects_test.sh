@@ -104,5 +104,35 @@ EOF
 "$TM" check p.yaml 2>err; rc=$?
 check '[ $rc -eq 2 ] && grep -q "applies to stages" err' "on_error on a sink is refused"
 
+# rejects from two stages, replayed from another directory: each record from its
+# own stage, into the pipeline's own state and outputs; --limit is refused
+rm -rf state out in2 && mkdir in2
+for i in 1 2 3 4; do echo "Article $i is fine." >in2/b$i.txt; done
+echo "Article 2 holds POISON." >in2/b2.txt
+echo "Article 3 holds VENOM." >in2/b3.txt
+{
+    echo "version: 1"
+    echo "name: two"
+    echo "state: state"
+    echo 'source: {use: files, with: {paths: ["in2/*.txt"]}}'
+    echo "stages:"
+    echo "  - {use: $TP/poison.so, name: poison1, on_error: reject}"
+    echo "  - {use: $TP/poison.so, name: poison2, on_error: reject}"
+    echo "sinks: [{use: jsonl, with: {path: out/b.jsonl}}]"
+} >p2.yaml
+"$TM" run p2.yaml --quiet 2>err; rc=$?
+check '[ $rc -eq 6 ] && jq_py x "assert sorted((d[\"id\"], d[\"meta\"][\"reject\"][\"step\"]) for d in L) == [(\"b2\", \"poison1\"), (\"b3\", \"poison2\")]" state/rejects.jsonl' \
+    "two stages reject one document each ($rc)"
+"$TM" replay state/rejects.jsonl --limit 1 2>err; rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l <state/rejects.jsonl)" = 2 ]' "replay --limit is refused, the rejects untouched"
+mkdir -p elsewhere && (cd elsewhere && "$TM" replay ../state/rejects.jsonl --quiet 2>../err); rc=$?
+check '[ $rc -eq 6 ] && [ "$(wc -l <state/rejects.jsonl)" = 2 ] && [ ! -e elsewhere/state ] && [ ! -e elsewhere/out ]' \
+    "replay from another directory: both groups rejected again into the pipeline's own state, nothing lost ($rc)"
+sed -i 's/POISON/antidote/; s/VENOM/antidote/' state/rejects.jsonl
+(cd elsewhere && "$TM" replay ../state/rejects.jsonl --quiet 2>../err); rc=$?
+check '[ $rc -eq 0 ] && [ "$(wc -l <out/b.jsonl)" = 4 ] && [ ! -s state/rejects.jsonl ] && jq_py x "assert sorted(d[\"id\"] for d in L) == [\"b1\", \"b2\", \"b3\", \"b4\"]" out/b.jsonl' \
+    "repaired, replayed: all four written once, no rejects left ($rc)"
+check '! ls state | grep -q replay' "no replay file left in the state directory"
+
 echo "1..$n"
 [ $fails -eq 0 ] || { echo "# $fails of $n failed"; exit 1; }

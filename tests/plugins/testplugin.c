@@ -33,8 +33,11 @@ UNUSED static int process(void *st, tm_ctx *ctx, tm_batch *b)
      * the word POISON: what on_error must undo and isolate */
     for (size_t i = 0; i < b->n; i++)
         host->meta_set(ctx, b->docs[i], "poison_stage_saw", TM_META_BOOL, "true", 4);
+    /* an instance whose name ends in 2 fails on VENOM instead */
+    const char *name = host->instance_name(ctx);
+    const char *word = name[0] && name[strlen(name) - 1] == '2' ? "VENOM" : "POISON";
     for (size_t i = 0; i < b->n; i++)
-        if (memmem(b->docs[i]->text, b->docs[i]->text_len, "POISON", 6))
+        if (memmem(b->docs[i]->text, b->docs[i]->text_len, word, strlen(word)))
             return host->error(ctx, "document %s is poisoned", b->docs[i]->id);
     return TM_OK;
 #elif defined(TP_SLOW_PROCESS)
