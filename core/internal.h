@@ -291,6 +291,7 @@ typedef struct tm_run_opts {
     bool quiet, stats, progress;
 } tm_run_opts;
 int tm__run(tm_pipeline *p, const tm_run_opts *o);
+int tm__interrupted(void); /* a SIGINT/SIGTERM arrived during this run */
 int tm__check(tm_pipeline *p);
 /* replay.c: feeds a rejects file back through its pipeline. An exit code. */
 int tm__replay(const char *path, const tm_override *ov, size_t n_ov, const tm_run_opts *o);

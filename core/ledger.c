@@ -125,6 +125,10 @@ static int take_lock(tm_ledger *l, double wait_s, char **err)
     for (;;) {
         if (flock(l->lock_fd, LOCK_EX | LOCK_NB) == 0)
             break;
+        if (tm__interrupted()) {
+            *err = tm__xasprintf("state: interrupted while waiting for %s", l->lock_path);
+            return TM_EXIT_INTERRUPTED;
+        }
         if (errno != EWOULDBLOCK && errno != EINTR) {
             *err = tm__xasprintf("state: cannot lock %s: %s", l->lock_path, strerror(errno));
             return TM_EXIT_CONFIG;

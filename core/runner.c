@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t interrupted;
+
+int tm__interrupted(void) { return interrupted != 0; }
 int tm__progress_active;
 
 static void on_signal(int sig)
