@@ -156,6 +156,7 @@ typedef enum { TM_ON_ERROR_FAIL = 0, TM_ON_ERROR_SKIP = 1, TM_ON_ERROR_REJECT = 
 typedef struct tm_step {
     tm_role role;
     tm_on_error on_error; /* what a failing process() costs: the run, or the document */
+    int workers;          /* threads for a reentrant stage; 0: the pipeline's workers: */
     char *use;         /* as written */
     char *name;        /* instance name (unique in the pipeline) */
     int line, col;     /* of the step in the file */
@@ -171,6 +172,7 @@ typedef struct tm_pipeline {
     char *rejects;         /* rejects: (default STATE/rejects.jsonl) */
     struct tm_step *rejects_step; /* the jsonl sink that writes them, after loading */
     bool replay;           /* `textmill replay`: inputs are not the ledger's business */
+    int workers;           /* workers: for every reentrant stage (0: 1) */
     double max_rejects;    /* with has_max_rejects: a count, or a percentage */
     bool max_rejects_pct, has_max_rejects;
     char **plugin_path;

@@ -9,8 +9,20 @@
 
 static const char *const top_keys[] = {"version", "name",         "state",       "plugin_path",
                                        "source",  "stages",       "sinks",       "invalid_utf8",
-                                       "batch_bytes", "rejects", "max_rejects"};
-static const char *const step_keys[] = {"use", "name", "with", "on_error"};
+                                       "batch_bytes", "rejects", "max_rejects", "workers"};
+static const char *const step_keys[] = {"use", "name", "with", "on_error", "workers"};
+
+/* workers: 1..64 threads */
+static char *want_workers(const char *file, const tm_node *v, int *out)
+{
+    char *end = NULL;
+    long n = v->kind == TM_NODE_SCALAR ? strtol(v->value, &end, 10) : 0;
+    if (!end || end == v->value || *end || n < 1 || n > 64)
+        return tm__xasprintf("%s: 'workers' must be a number of threads from 1 to 64",
+                             tm__where(file, v));
+    *out = (int)n;
+    return NULL;
+}
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
 static char *unknown_key(const char *file, const tm_node *k, const char *const *valid, size_t n,
@@ -87,6 +99,14 @@ static char *parse_step(tm_pipeline *p, const tm_node *n, tm_role role, tm_step 
                                  "fails the run)", tm__where(file, oe), modes[found],
                                  tm__role_name(role));
         s->on_error = (tm_on_error)found;
+    }
+    const tm_node *wk = tm__node_get(n, "workers");
+    if (wk) {
+        if ((e = want_workers(file, wk, &s->workers)))
+            return e;
+        if (role != TM_ROLE_STAGE && s->workers > 1)
+            return tm__xasprintf("%s: 'workers' applies to stages (sources and sinks run on "
+                                 "one thread)", tm__where(file, wk));
     }
     const tm_node *with = tm__node_get(n, "with");
     if (with && !tm__node_is_null(with) && with->kind != TM_NODE_MAP)
@@ -263,6 +283,8 @@ tm_pipeline *tm__pipeline_parse(const char *file, const tm_override *ov, size_t 
     if ((v = tm__node_get(root, "state")) && !tm__node_is_null(v) &&
         (e = want_string(file, v, "state", &p->state_dir)))
         goto fail;
+    if ((v = tm__node_get(root, "workers")) && (e = want_workers(file, v, &p->workers)))
+        goto fail;
     if ((v = tm__node_get(root, "rejects")) && !tm__node_is_null(v) &&
         (e = want_string(file, v, "rejects", &p->rejects)))
         goto fail;
@@ -403,6 +425,13 @@ int tm__pipeline_load_plugins(tm_pipeline *p)
             free(err);
             bad = 1;
             continue;
+        }
+        if (s->workers > 1 && !(s->plugin.desc->caps & TM_CAP_REENTRANT)) {
+            tm__log(TM_LOG_ERROR, NULL, "%s:%d:%d: stage '%s': plugin %s is not reentrant "
+                    "(it does not declare TM_CAP_REENTRANT), so it runs on one thread: "
+                    "'workers' must be 1", p->file, s->line, s->col, s->name,
+                    s->plugin.desc->name);
+            bad = 1;
         }
         s->config = tm__options_fill(s->plugin.desc, p->file, s->with, &err);
         if (!s->config) {

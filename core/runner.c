@@ -5,6 +5,7 @@
  * so no output file is committed half-written. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,123 @@ static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out)
     return rc;
 }
 
+/* ---- worker threads ----------------------------------------------------------- */
+
+/* Threads a stage runs on: its own workers:, else the pipeline's, for a
+ * reentrant plugin; 1 for any other. */
+static int workers_of(const run *r, const tm_step *s)
+{
+    if (!(s->plugin.desc->caps & TM_CAP_REENTRANT) || s->role != TM_ROLE_STAGE)
+        return 1;
+    int n = s->workers ? s->workers : r->p->workers;
+    return n > 1 ? n : 1;
+}
+
+typedef struct part {
+    tm_ctx ctx; /* a copy of the step's context: its own pending, error, counters */
+    tm_batch b;
+    void *state;
+    const tm_plugin *d;
+    int rc;
+} part;
+
+static void *part_run(void *arg)
+{
+    part *pt = arg;
+    pt->ctx.batch = &pt->b;
+    pt->rc = pt->d->process(pt->state, &pt->ctx, &pt->b);
+    pt->ctx.batch = NULL;
+    return NULL;
+}
+
+/* One process() call of a reentrant stage, on n threads: the batch is cut
+ * into n runs of about equal text, one per thread, and the results are put
+ * back in order, so the output is the one thread's, document for document.
+ * What the parts emitted and dropped is settled here; their counters, drops
+ * and errors go to the step's context. Returns the first failure. */
+static int process_parallel(run *r, size_t i, tm_batch *b, int n)
+{
+    tm_ctx *c = &r->ctx[i];
+    if ((size_t)n > b->n)
+        n = (int)b->n;
+    part *pt = tm__xcalloc((size_t)n, sizeof *pt);
+    size_t total = 0, cum = 0, start = 0;
+    for (size_t k = 0; k < b->n; k++)
+        total += b->docs[k]->text_len + 1;
+    for (int w = 0; w < n; w++) {
+        /* at least one document each; about total/n bytes of text each */
+        size_t want = total * (size_t)(w + 1) / (size_t)n, left = (size_t)(n - 1 - w);
+        size_t at = start;
+        cum += b->docs[at++]->text_len + 1;
+        while (at < b->n - left && (cum < want || w == n - 1))
+            cum += b->docs[at++]->text_len + 1;
+        pt[w].ctx = *c;
+        pt[w].ctx.pending = NULL;
+        pt[w].ctx.n_pending = pt[w].ctx.cap_pending = 0;
+        pt[w].ctx.error = NULL;
+        pt[w].ctx.drops = pt[w].ctx.counters = NULL;
+        pt[w].ctx.n_drops = pt[w].ctx.n_counters = 0;
+        pt[w].b.docs = tm__xcalloc(at - start + 1, sizeof *b->docs);
+        memcpy(pt[w].b.docs, b->docs + start, (at - start) * sizeof *b->docs);
+        pt[w].b.n = at - start;
+        pt[w].b.budget_bytes = b->budget_bytes;
+        pt[w].state = r->state[i];
+        pt[w].d = c->step->plugin.desc;
+        start = at;
+    }
+    pthread_t *th = tm__xcalloc((size_t)n, sizeof *th);
+    bool *started = tm__xcalloc((size_t)n, sizeof *started);
+    for (int w = 1; w < n; w++)
+        started[w] = pthread_create(&th[w], NULL, part_run, &pt[w]) == 0;
+    part_run(&pt[0]);
+    for (int w = 1; w < n; w++) {
+        if (started[w])
+            pthread_join(th[w], NULL);
+        else
+            part_run(&pt[w]); /* no thread to be had: this one does it */
+    }
+    free(th);
+    free(started);
+    int rc = TM_OK;
+    b->n = 0;
+    for (int w = 0; w < n; w++) {
+        tm_ctx *pc = &pt[w].ctx;
+        if (pt[w].rc < 0 && rc >= 0) {
+            rc = pt[w].rc;
+            free(c->error);
+            c->error = pc->error ? tm__xstrdup(pc->error) : NULL;
+        }
+        /* pending emits stay on the step's context for the caller to settle
+         * or discard as one call's */
+        for (size_t k = 0; k < pc->n_pending; k++) {
+            if (c->n_pending == c->cap_pending) {
+                c->cap_pending = c->cap_pending ? 2 * c->cap_pending : 64;
+                c->pending = tm__xrealloc(c->pending, c->cap_pending * sizeof *c->pending);
+            }
+            c->pending[c->n_pending++] = pc->pending[k];
+        }
+        pc->n_pending = 0;
+        memcpy(b->docs + b->n, pt[w].b.docs, pt[w].b.n * sizeof *b->docs);
+        b->n += pt[w].b.n;
+        for (size_t k = 0; k < pc->n_drops; k++)
+            tm__ctx_stat_add(&c->drops, &c->n_drops, pc->drops[k].name, pc->drops[k].n);
+        for (size_t k = 0; k < pc->n_counters; k++)
+            tm__ctx_stat_add(&c->counters, &c->n_counters, pc->counters[k].name,
+                             pc->counters[k].n);
+        free(pc->pending);
+        free(pc->error);
+        for (size_t k = 0; k < pc->n_drops; k++)
+            free(pc->drops[k].name);
+        for (size_t k = 0; k < pc->n_counters; k++)
+            free(pc->counters[k].name);
+        free(pc->drops);
+        free(pc->counters);
+        free(pt[w].b.docs);
+    }
+    free(pt);
+    return rc;
+}
+
 /* Pushes a batch through steps [from, n). Frees its documents. */
 static int push(run *r, tm_batch *b, size_t from)
 {
@@ -289,9 +407,10 @@ static int push(run *r, tm_batch *b, size_t from)
             for (size_t k = 0; k < n_snap; k++)
                 snap[k] = &tm__doc_clone(b->docs[k])->pub;
         }
+        int nw = b->n > 1 ? workers_of(r, c->step) : 1;
         c->batch = b;
         double t = tm__now();
-        int rc = d->process(r->state[i], c, b);
+        int rc = nw > 1 ? process_parallel(r, i, b, nw) : d->process(r->state[i], c, b);
         c->seconds += tm__now() - t;
         c->batch = NULL;
         if (d->role == TM_ROLE_SINK) {

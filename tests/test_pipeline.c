@@ -70,7 +70,7 @@ static void test_errors(void **st)
     expect_err("version: 1\n" SRC SINK "sink: []\n",
                ":4:1: unknown key 'sink' in the pipeline; did you mean 'sinks'? (valid: "
                "version, name, state, plugin_path, source, stages, sinks, invalid_utf8, "
-               "batch_bytes, rejects, max_rejects)");
+               "batch_bytes, rejects, max_rejects, workers)");
     expect_err("version: 2\n" SRC SINK,
                ":1:10: unsupported version '2' (this textmill reads version 1)");
     expect_err(SRC SINK, ":1:1: missing 'version: 1'");
@@ -81,7 +81,7 @@ static void test_errors(void **st)
                ":4:5: this stage has no 'use:' (a plugin name or a path to a .so)");
     expect_err("version: 1\n" SRC "stages:\n  - use: filter\n    wiht: {}\n" SINK,
                ":5:5: unknown key 'wiht' in a step; did you mean 'with'? (valid: use, name, "
-               "with, on_error)");
+               "with, on_error, workers)");
     expect_err("version: 1\n" SRC "stages:\n  - {use: filter, name: a}\n  - {use: filter, "
                "name: a}\n" SINK,
                ":5:5: two steps are named 'a' (names must be unique)");
