@@ -135,6 +135,23 @@ void jio_put_string(jio_buf *b, const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
     jio_putc(b, '"');
     while (p < end) {
+        /* eight plain ASCII bytes at a time (no control byte, quote,
+         * backslash or byte >= 0x80): most of any text */
+        while (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+            /* (v - ones) & ~v & high: some byte of v is zero (or below n
+             * for v - n * ones); exact about whether there is one */
+            uint64_t special =
+                (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & high;
+            if (special)
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
         unsigned char cls = byte_class[*p];
         if (cls == 0) {
             p++;
