@@ -21,6 +21,64 @@ static bool grow(const tm_host *h, void **p, size_t *cap, size_t need, size_t si
     return true;
 }
 
+/* The text normalised (NFC or NFKC, case folded if asked), as utf8proc_map
+ * gives it, but with ASCII handled here: an ASCII character is its own
+ * normal form (folded: its lower case), and it never composes with the
+ * character before it. So only the runs of non-ASCII characters, each with
+ * the ASCII character just before it (an "e" the next combining accent
+ * composes with), go through utf8proc: most of any English text does not.
+ * Returns the length, or a negative utf8proc error; *out is malloc'd. */
+static utf8proc_ssize_t normalize(const unsigned char *s, size_t n, int opts, bool casefold,
+                                  utf8proc_uint8_t **out)
+{
+    size_t cap = n + 16, len = 0;
+    utf8proc_uint8_t *o = malloc(cap);
+    if (!o)
+        return UTF8PROC_ERROR_NOMEM;
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x80 && (i + 1 == n || s[i + 1] < 0x80)) {
+            if (len + 2 > cap) { /* a segment before may have grown the text */
+                utf8proc_uint8_t *g = realloc(o, cap *= 2);
+                if (!g) {
+                    free(o);
+                    return UTF8PROC_ERROR_NOMEM;
+                }
+                o = g;
+            }
+            o[len++] = casefold && s[i] >= 'A' && s[i] <= 'Z' ? (utf8proc_uint8_t)(s[i] + 32) : s[i];
+            i++;
+            continue;
+        }
+        size_t j = i + (s[i] < 0x80);
+        while (j < n && s[j] >= 0x80)
+            j++;
+        utf8proc_uint8_t *seg = NULL;
+        utf8proc_ssize_t m = utf8proc_map(s + i, (utf8proc_ssize_t)(j - i), &seg, opts);
+        if (m < 0) {
+            free(o);
+            return m;
+        }
+        if (len + (size_t)m + 1 > cap) {
+            while (len + (size_t)m + 1 > cap)
+                cap *= 2;
+            utf8proc_uint8_t *g = realloc(o, cap);
+            if (!g) {
+                free(seg);
+                free(o);
+                return UTF8PROC_ERROR_NOMEM;
+            }
+            o = g;
+        }
+        memcpy(o + len, seg, (size_t)m);
+        len += (size_t)m;
+        free(seg);
+        i = j;
+    }
+    o[len] = 0;
+    *out = o;
+    return (utf8proc_ssize_t)len;
+}
+
 int tokenize(tokens *t, const tm_host *h, const char *s, size_t n, bool casefold, bool nfkc)
 {
     t->n = 0;
@@ -28,7 +86,7 @@ int tokenize(tokens *t, const tm_host *h, const char *s, size_t n, bool casefold
     utf8proc_uint8_t *norm = NULL;
     int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (casefold ? UTF8PROC_CASEFOLD : 0) |
                (nfkc ? UTF8PROC_COMPAT : 0);
-    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &norm, opts);
+    utf8proc_ssize_t m = normalize((const unsigned char *)s, n, opts, casefold, &norm);
     if (m < 0)
         return m == UTF8PROC_ERROR_NOMEM ? TM_ENOMEM : TM_EINVAL;
     if (!grow(h, (void **)&t->buf, &t->buf_cap, (size_t)m + 1, 1)) {
