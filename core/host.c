@@ -336,7 +336,7 @@ static int h_input_done(tm_ctx *ctx, const char *path)
         ctx->input_ended_before = true; /* at the end of the previous call's documents */
     if (!ctx->ledger)
         return TM_OK;
-    return tm__ledger_input_done(ctx->ledger, path, true) == 0 ? TM_OK : TM_EINVAL;
+    return tm__ledger_input_done(ctx->ledger, path) == 0 ? TM_OK : TM_EINVAL;
 }
 
 static const char *h_state_get(tm_ctx *ctx, const char *key)

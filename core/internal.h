@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Exit codes (documented in README.md, "Exit codes"). */
 enum {
@@ -46,6 +47,8 @@ size_t tm__edit_distance(const char *a, const char *b);
 /* The candidate closest to `word` when it is a plausible typo, else NULL. */
 const char *tm__suggest(const char *word, const char *const *cands, size_t n);
 double tm__now(void); /* monotonic seconds */
+/* "2026-11-21T03:00:00Z": t in UTC, as the ledger, manifests and rejects write it. */
+void tm__utc_iso(time_t t, char out[32]);
 
 /* ---- log.c ------------------------------------------------------------------ */
 extern int tm__log_level;       /* messages above this level are not printed */
@@ -256,7 +259,7 @@ void tm__ledger_close(tm_ledger *l); /* releases the lock */
 /* Should the source read `path`? No when an earlier run completed it with the
  * same size and mtime, or the same content; otherwise it is staged. */
 int tm__ledger_want(tm_ledger *l, const char *path, bool *want);
-int tm__ledger_input_done(tm_ledger *l, const char *path, bool done);
+int tm__ledger_input_done(tm_ledger *l, const char *path);
 void tm__ledger_all_done(tm_ledger *l);
 void tm__ledger_counts(const tm_ledger *l, int64_t *skipped, int64_t *read, int64_t *changed,
                        int64_t *completed);

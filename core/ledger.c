@@ -63,15 +63,6 @@ static const char schema[] =
     "  run INTEGER PRIMARY KEY, pid INTEGER NOT NULL, started TEXT NOT NULL, ended TEXT,"
     "  status TEXT NOT NULL, exit_code INTEGER, manifest TEXT);";
 
-static void now_iso(char *out, size_t n)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tmv;
-    gmtime_r(&ts.tv_sec, &tmv);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-}
-
 static char *db_error(tm_ledger *l, const char *what)
 {
     return tm__xasprintf("%s: %s: %s", l->db_path, what, l->db ? sqlite3_errmsg(l->db) : "");
@@ -151,7 +142,7 @@ static int take_lock(tm_ledger *l, double wait_s, char **err)
         usleep(100 * 1000);
     }
     char line[96], when[32];
-    now_iso(when, sizeof when);
+    tm__utc_iso(time(NULL), when);
     int n = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), when);
     if (ftruncate(l->lock_fd, 0) != 0 || pwrite(l->lock_fd, line, (size_t)n, 0) != n) {
         /* only a note for the message another run prints: not a reason to stop */
@@ -342,12 +333,12 @@ int tm__ledger_want(tm_ledger *l, const char *path, bool *want)
     return 0;
 }
 
-int tm__ledger_input_done(tm_ledger *l, const char *path, bool done)
+int tm__ledger_input_done(tm_ledger *l, const char *path)
 {
     staged_input *in = find_input(l, path);
     if (!in)
         return -1;
-    in->done = done;
+    in->done = true;
     return 0;
 }
 
@@ -420,7 +411,7 @@ void tm__ledger_set(tm_ledger *l, const char *step, const char *key, const char 
 int tm__ledger_run_begin(tm_ledger *l, char **err)
 {
     char when[32];
-    now_iso(when, sizeof when);
+    tm__utc_iso(time(NULL), when);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(l->db, "INSERT INTO runs (pid, started, status) VALUES (?1, ?2, "
                                   "'running')", -1, &st, NULL) != SQLITE_OK) {
@@ -442,7 +433,7 @@ int tm__ledger_run_begin(tm_ledger *l, char **err)
 int tm__ledger_commit(tm_ledger *l, char **err)
 {
     char when[32];
-    now_iso(when, sizeof when);
+    tm__utc_iso(time(NULL), when);
     if (exec(l, "BEGIN IMMEDIATE", err, "cannot commit the ledger") != 0)
         return -1;
     sqlite3_stmt *ins = NULL, *set = NULL, *del = NULL;
@@ -493,7 +484,7 @@ void tm__ledger_run_end(tm_ledger *l, int exit_code, const char *status, const c
     if (!l->run_id)
         return;
     char when[32];
-    now_iso(when, sizeof when);
+    tm__utc_iso(time(NULL), when);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(l->db, "UPDATE runs SET ended = ?1, status = ?2, exit_code = ?3, "
                                   "manifest = ?4 WHERE run = ?5", -1, &st, NULL) == SQLITE_OK) {

@@ -132,9 +132,7 @@ static int reject(run *r, tm_ctx *c, tm_doc *doc, const char *why)
 {
     tm_buf j = {0};
     char when[32];
-    time_t now = time(NULL);
-    struct tm tmv;
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
+    tm__utc_iso(time(NULL), when);
     tm__buf_adds(&j, "{\"step\":");
     tm__buf_json_str(&j, c->step->name, strlen(c->step->name));
     tm__buf_adds(&j, ",\"plugin\":");
@@ -191,6 +189,15 @@ static bool undoable(const tm_ctx *c, const tm_batch *b)
     return true;
 }
 
+/* Throws away what an undoable failed call did: its emits, its batch. */
+static void undo_call(tm_ctx *c, tm_batch *b)
+{
+    discard_pending(c);
+    for (size_t k = 0; k < b->n; k++)
+        tm__doc_free(b->docs[k]);
+    b->n = 0;
+}
+
 static void cannot_isolate(run *r, tm_ctx *c)
 {
     tm__log(TM_LOG_ERROR, NULL, "stage '%s' failed while it held documents back or handed "
@@ -242,9 +249,7 @@ static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out)
             tm__doc_free(orig);
             continue;
         }
-        discard_pending(c);
-        if (!((tm_idoc *)one.docs[0])->detached)
-            tm__doc_free(one.docs[0]);
+        undo_call(c, &one);
         free(one.docs);
         const char *why = c->error ? c->error : prc == TM_ENOMEM ? "out of memory" : "no reason given";
         bool skip = c->step->on_error == TM_ON_ERROR_SKIP;
@@ -375,14 +380,7 @@ static int process_parallel(run *r, size_t i, tm_batch *b, int n)
         for (size_t k = 0; k < pc->n_counters; k++)
             tm__ctx_stat_add(&c->counters, &c->n_counters, pc->counters[k].name,
                              pc->counters[k].n);
-        free(pc->pending);
-        free(pc->error);
-        for (size_t k = 0; k < pc->n_drops; k++)
-            free(pc->drops[k].name);
-        for (size_t k = 0; k < pc->n_counters; k++)
-            free(pc->counters[k].name);
-        free(pc->drops);
-        free(pc->counters);
+        tm__ctx_free(pc); /* its own pending (now empty), error, drops, counters */
         free(pt[w].b.docs);
     }
     free(pt);
@@ -421,11 +419,7 @@ static int push(run *r, tm_batch *b, size_t from)
             cannot_isolate(r, c);
             rc = TM_OK; /* reported */
         } else if (rc < 0 && snap) {
-            discard_pending(c);
-            for (size_t k = 0; k < b->n; k++)
-                if (!((tm_idoc *)b->docs[k])->detached)
-                    tm__doc_free(b->docs[k]);
-            b->n = 0;
+            undo_call(c, b);
             rc = isolate(r, i, snap, n_snap, b);
             snap = NULL;
             if (rc < 0 || r->exit_code)

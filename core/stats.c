@@ -50,7 +50,8 @@ static cJSON *counts(const tm_stat_count *a, size_t n)
     return o;
 }
 
-char *tm__stats_json(const tm_ctx *all, size_t n)
+/* The run's numbers as a cJSON tree (NULL when memory runs out). */
+static cJSON *stats_tree(const tm_ctx *all, size_t n)
 {
     if (!n)
         return NULL;
@@ -63,9 +64,7 @@ char *tm__stats_json(const tm_ctx *all, size_t n)
     cJSON_AddStringToObject(root, "file", p->file ? p->file : "");
     if (clk) {
         char when[32];
-        struct tm tmv;
-        time_t t = (time_t)clk->started;
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tmv));
+        tm__utc_iso((time_t)clk->started, when);
         cJSON_AddStringToObject(root, "started", when);
         cJSON_AddNumberToObject(root, "seconds", tm__now() - clk->t0);
     }
@@ -94,16 +93,20 @@ char *tm__stats_json(const tm_ctx *all, size_t n)
             cJSON_AddNumberToObject(s, "utf8_rejected", (double)c->utf8_rejected);
         }
     }
-    char *out = cJSON_PrintUnformatted(root);
+    return root;
+}
+
+char *tm__stats_json(const tm_ctx *all, size_t n)
+{
+    cJSON *root = stats_tree(all, n);
+    char *out = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     return out;
 }
 
 char *tm__manifest_json(const tm_ctx *all, size_t n, const tm_ledger *l, int exit_code)
 {
-    char *stats = tm__stats_json(all, n);
-    cJSON *root = stats ? cJSON_Parse(stats) : NULL;
-    free(stats);
+    cJSON *root = stats_tree(all, n);
     if (!root)
         return NULL;
     const tm_pipeline *p = all[0].pipeline;

@@ -185,6 +185,12 @@ const char *tm__suggest(const char *word, const char *const *cands, size_t n)
     return NULL;
 }
 
+void tm__utc_iso(time_t t, char out[32])
+{
+    struct tm tmv;
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tmv));
+}
+
 double tm__now(void)
 {
     struct timespec ts;
