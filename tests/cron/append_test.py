@@ -32,18 +32,11 @@ fail_plugin = os.path.join(os.path.dirname(os.path.dirname(tm)), "tests", "plugi
                            "process_fails.so")
 work = tempfile.mkdtemp(prefix="tm-append-")
 seeds = sorted(glob.glob(os.path.join(src, "seeds", "*.txt")))
-fails = n = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import Tap  # noqa: E402
 
-
-def check(what, ok, detail=""):
-    global fails, n
-    n += 1
-    print(f"{'ok' if ok else 'not ok'} {n} - {what}")
-    if not ok:
-        fails += 1
-        for line in str(detail).splitlines()[:20]:
-            print(f"#   {line}")
-    return ok
+tap = Tap()
+check = tap.check
 
 
 def setup(name, columns="[id, file, text]", extra_stage=""):
@@ -418,8 +411,5 @@ check("... the file kept whole, the new documents appended; a.jsonl untouched",
       got.startswith(C) and files_of(got[len(C):]) == {"in/s2.txt"} and
       read(ol2, "a.jsonl") == A, got[:200])
 
-print(f"1..{n}")
-if fails:
-    print(f"# {fails} of {n} failed; work directory kept: {work}")
-    sys.exit(1)
+tap.finish(f"; work directory kept: {work}")
 shutil.rmtree(work)

@@ -19,17 +19,11 @@ trials = int(sys.argv[3]) if len(sys.argv) > 3 else 16
 rng = random.Random(int(os.environ.get("TM_KILL_SEED", "7")))
 work = tempfile.mkdtemp(prefix="tm-kill-")
 env = dict(os.environ)
-fails = n = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import Tap  # noqa: E402
 
-
-def check(what, ok, detail=""):
-    global fails, n
-    n += 1
-    print(f"{'ok' if ok else 'not ok'} {n} - {what}")
-    if not ok:
-        fails += 1
-        for line in str(detail).splitlines()[:20]:
-            print(f"#   {line}")
+tap = Tap()
+check = tap.check
 
 
 # inputs: the five samples and variants of them (a paragraph dropped, a line
@@ -190,8 +184,5 @@ for pt in points:
           and not got["stray"], f"first exit {rc}; then {rc1}/{rc2}; stray {got['stray']}; {err}{err1}{err2}")
     shutil.rmtree(d)
 
-print(f"1..{n}")
-if fails:
-    print(f"# {fails} of {n} failed; work directory kept: {work}")
-    sys.exit(1)
+tap.finish(f"; work directory kept: {work}")
 shutil.rmtree(work)

@@ -39,21 +39,11 @@ DEFAULT_TYPES = ["PER", "ORG", "LOC", "MISC"]
 work = tempfile.mkdtemp(prefix="tm_csv_test_")
 # also after an exception (which fails the test with its traceback)
 atexit.register(shutil.rmtree, work, ignore_errors=True)
-failures = []
-checks = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import Tap  # noqa: E402
 
-
-def check(what, cond, detail=""):
-    global checks
-    checks += 1
-    if cond:
-        print(f"ok {checks} - {what}")
-    else:
-        failures.append(what)
-        print(f"FAIL {checks} - {what}")
-        for line in str(detail).splitlines()[:40]:
-            print(f"#   {line}")
-    return cond
+tap = Tap()
+check = tap.check
 
 
 def run(yaml_text, *args, name="p.yaml", user=None):
@@ -479,7 +469,4 @@ for t in left:
 rc, err = run(pipeline(jsonl_source(in_jsonl), f"[{csv_sink(keep, columns=['id'])}]"))
 check("after the kill, a new run replaces the CSV", rc == 0 and read_csv(keep)[1] == ["c,1"], err)
 
-print(f"\n{checks - len(failures)} of {checks} checks passed")
-if failures:
-    print("FAILED:\n  " + "\n  ".join(failures))
-    sys.exit(1)
+tap.finish()

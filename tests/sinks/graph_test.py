@@ -30,20 +30,14 @@ TEST_PLUGINS = os.path.join(os.path.dirname(os.path.dirname(TM)), "tests", "plug
 work = tempfile.mkdtemp(prefix="tm_graph_")
 env = dict(os.environ)
 env.setdefault("XDG_CACHE_HOME", os.path.join(work, "cache"))  # not the user's ~/.cache
-n_checks = n_failed = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import Tap  # noqa: E402
+
+tap = Tap()
 
 
 def check(cond, what, detail=""):
-    global n_checks, n_failed
-    n_checks += 1
-    if cond:
-        print(f"ok {n_checks} - {what}")
-    else:
-        n_failed += 1
-        print(f"not ok {n_checks} - {what}")
-        for line in str(detail).splitlines()[:15]:
-            print(f"#   {line}")
-    return cond
+    return tap.check(what, cond, detail)
 
 
 def skip(what):
@@ -596,8 +590,5 @@ check(rc == 0 and "the graph is empty" in err, "no entities: exit 0 and a warnin
 validate(f"{bad}/none.graphml", "no entities")
 check(read_graphml(f"{bad}/none.graphml")[:2] == ({}, {}), "no entities: an empty graph")
 
-if n_failed:
-    print(f"# FAILED {n_failed} of {n_checks} checks (work directory kept: {work})")
-    sys.exit(1)
+tap.finish(f" (work directory kept: {work})")
 shutil.rmtree(work, ignore_errors=True)
-print(f"# all {n_checks} checks passed")

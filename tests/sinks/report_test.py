@@ -47,19 +47,11 @@ MARKER = '<meta name="generator" content="textmill report'
 
 work = tempfile.mkdtemp(prefix="tm_report_test_")
 atexit.register(shutil.rmtree, work, ignore_errors=True)
-failed = []
-count = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import Tap  # noqa: E402
 
-
-def check(what, ok, detail=""):
-    global count
-    count += 1
-    print(f"{'ok' if ok else 'FAIL'} {count} - {what}")
-    if not ok:
-        failed.append(what)
-        for line in str(detail).splitlines()[:30]:
-            print(f"#   {line}")
-    return ok
+tap = Tap()
+check = tap.check
 
 
 def textmill(yaml_text, *args, name="p.yaml", user=None, command="run"):
@@ -529,11 +521,10 @@ for sig, code in ((signal.SIGTERM, 7), (signal.SIGKILL, -signal.SIGKILL)):
     check(f"{sig.name}: no temporary file", not temporaries(keep_dir), temporaries(keep_dir))
 
 # ================================================================ in a browser
-if failed:
-    print(f"\n{count - len(failed)} of {count} checks passed\nFAILED:\n  " + "\n  ".join(failed))
-    sys.exit(1)
+if tap.failed:
+    tap.finish()
 if not CHROMIUM:
-    print(f"\n{count} checks passed\nSKIP: chromium is not installed (Debian: apt-get install "
+    print(f"\n{tap.n} checks passed\nSKIP: chromium is not installed (Debian: apt-get install "
           "chromium); the page was not opened in a browser")
     sys.exit(77)
 print("\n== the page in headless Chromium")
@@ -688,7 +679,4 @@ if check("chromium takes a screenshot", p and p.returncode == 0 and os.path.exis
               near((0x3b, 0x7d, 0xd8)) > 200 and near((0xe3, 0x9b, 0x2d)) > 100,
               f"blue {near((0x3b, 0x7d, 0xd8))}, orange {near((0xe3, 0x9b, 0x2d))}")
 
-print(f"\n{count - len(failed)} of {count} checks passed")
-if failed:
-    print("FAILED:\n  " + "\n  ".join(failed))
-    sys.exit(1)
+tap.finish()

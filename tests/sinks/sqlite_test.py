@@ -42,21 +42,11 @@ STD_META = ["title", "author", "date", "url", "source", "lang", "file", "parent"
 work = tempfile.mkdtemp(prefix="tm_sqlite_test_")
 os.chmod(work, 0o755)  # the read-only cases run as another user
 atexit.register(shutil.rmtree, work, ignore_errors=True)
-failures = []
-checks = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import Tap  # noqa: E402
 
-
-def check(what, cond, detail=""):
-    global checks
-    checks += 1
-    if cond:
-        print(f"ok {checks} - {what}")
-    else:
-        failures.append(what)
-        print(f"FAIL {checks} - {what}")
-        for line in str(detail).splitlines()[:40]:
-            print(f"#   {line}")
-    return cond
+tap = Tap()
+check = tap.check
 
 
 def w(path):
@@ -695,7 +685,4 @@ check("a repeated id: the re-run leaves the file byte for byte as it was",
       and stats_counter(err, "duplicate_ids") == 2 and stats_counter(err, "updated") == 0,
       (rc, err))
 
-print(f"{checks - len(failures)} of {checks} checks passed")
-if failures:
-    print("FAILED:\n  " + "\n  ".join(failures))
-    sys.exit(1)
+tap.finish()
