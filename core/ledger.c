@@ -46,6 +46,7 @@ struct tm_ledger {
     int64_t run_id;
     staged_input *in;
     size_t n_in, cap_in;
+    sqlite3_stmt *q_input; /* an input's row, for tm__ledger_want */
     uint32_t *slots; /* open addressing over `in` by path: index + 1, 0 = empty */
     size_t slot_cap;
     kv *committed, *staged; /* values as loaded, and as set in this run */
@@ -216,6 +217,7 @@ void tm__ledger_close(tm_ledger *l)
 {
     if (!l)
         return;
+    sqlite3_finalize(l->q_input);
     if (l->db)
         sqlite3_close(l->db);
     if (l->lock_fd >= 0)
@@ -293,11 +295,12 @@ int tm__ledger_want(tm_ledger *l, const char *path, bool *want)
     staged_input in = {0};
     in.size = (int64_t)st.st_size;
     in.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    sqlite3_stmt *q = NULL;
+    sqlite3_stmt *q = l->q_input;
     bool known = false, same_stat = false;
     char old_hash[17] = "";
-    if (sqlite3_prepare_v2(l->db, "SELECT size, mtime_ns, hash FROM inputs WHERE path = ?1", -1,
-                           &q, NULL) == SQLITE_OK) {
+    if (q || sqlite3_prepare_v2(l->db, "SELECT size, mtime_ns, hash FROM inputs WHERE path = ?1",
+                                -1, &l->q_input, NULL) == SQLITE_OK) {
+        q = l->q_input; /* prepared once: asked once per input file */
         sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW) {
             known = true;
@@ -305,8 +308,8 @@ int tm__ledger_want(tm_ledger *l, const char *path, bool *want)
                         sqlite3_column_int64(q, 1) == in.mtime_ns;
             snprintf(old_hash, sizeof old_hash, "%s", (const char *)sqlite3_column_text(q, 2));
         }
+        sqlite3_reset(q);
     }
-    sqlite3_finalize(q);
     if (known && same_stat) {
         *want = false;
         l->skipped++;
