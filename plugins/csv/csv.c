@@ -217,7 +217,8 @@ static void put_cell(state *s, tm_ctx *ctx, const char *p, size_t n)
             nuls++;
         from = i + 1;
     }
-    fwrite(p + from, 1, n - from, f);
+    if (n > from) /* p may be NULL for an empty cell */
+        fwrite(p + from, 1, n - from, f);
     if (quote)
         putc('"', f);
     if (nuls)

@@ -305,7 +305,8 @@ static int close_window(state *s, tm_ctx *ctx)
 {
     if (s->n_win > (size_t)s->cfg->max_entities && !cap_window(s, ctx))
         return no_memory(s, ctx);
-    qsort(s->win, s->n_win, sizeof *s->win, cmp_u32);
+    if (s->n_win > 1)
+        qsort(s->win, s->n_win, sizeof *s->win, cmp_u32);
     for (size_t i = 0; i < s->n_win; i++)
         for (size_t j = i + 1; j < s->n_win; j++)
             if (!edge_bump(s, s->win[i], s->win[j]))
@@ -619,7 +620,8 @@ static int flush(void *st, tm_ctx *ctx)
         s->edges[m++] = (gedge){a < b ? a : b, a < b ? b : a, e.weight};
     }
     s->n_edges = m;
-    qsort(s->edges, m, sizeof *s->edges, cmp_edge);
+    if (m) /* no table at all when no window had two entities */
+        qsort(s->edges, m, sizeof *s->edges, cmp_edge);
 
     if ((rc = outfile_open(&s->out, h, ctx, cfg->path)) != TM_OK)
         goto done;
