@@ -106,6 +106,7 @@ typedef struct tm_loaded {
     void *handle;
     const tm_plugin *desc;
     char *path;
+    char hash[17]; /* XXH3 of the file as loaded, hex */
 } tm_loaded;
 
 const char *tm__role_name(tm_role r);
@@ -274,6 +275,7 @@ void tm__ledger_run_end(tm_ledger *l, int exit_code, const char *status, const c
 int64_t tm__ledger_run_id(const tm_ledger *l);
 /* XXH3-64 of a file's bytes as 16 hex digits; -1 when it cannot be read. */
 int tm__hash_file(const char *path, char out[17]);
+int tm__hash_fd(int fd, char out[17]); /* the whole file, whatever its offset */
 const char *tm__ledger_path(const tm_ledger *l);
 
 /* ---- stats.c ------------------------------------------------------------------- */

@@ -238,21 +238,30 @@ void tm__ledger_close(tm_ledger *l)
     free(l);
 }
 
+int tm__hash_fd(int fd, char out[17])
+{
+    XXH3_state_t *h = XXH3_createState();
+    XXH3_64bits_reset(h);
+    static __thread char buf[1 << 16];
+    ssize_t n;
+    off_t at = 0; /* pread: the caller's file offset stays where it was */
+    while ((n = pread(fd, buf, sizeof buf, at)) > 0) {
+        XXH3_64bits_update(h, buf, (size_t)n);
+        at += n;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(h));
+    XXH3_freeState(h);
+    return n < 0 ? -1 : 0;
+}
+
 int tm__hash_file(const char *path, char out[17])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    XXH3_state_t *h = XXH3_createState();
-    XXH3_64bits_reset(h);
-    static __thread char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        XXH3_64bits_update(h, buf, (size_t)n);
+    int rc = tm__hash_fd(fd, out);
     close(fd);
-    snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(h));
-    XXH3_freeState(h);
-    return n < 0 ? -1 : 0;
+    return rc;
 }
 
 static size_t slot_of(const tm_ledger *l, const char *path)

@@ -426,6 +426,13 @@ int tm__pipeline_load_plugins(tm_pipeline *p)
             bad = 1;
             continue;
         }
+        bool seen = false; /* one line per file, whatever the steps that use it */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = p->steps[j].plugin.path && !strcmp(p->steps[j].plugin.path, s->plugin.path);
+        if (!seen)
+            tm__log(TM_LOG_INFO, NULL, "plugin %s %s %s: %s (xxh3 %s)",
+                    tm__role_name(s->role), s->plugin.desc->name, s->plugin.desc->version,
+                    s->plugin.path, s->plugin.hash);
         if (s->workers > 1 && !(s->plugin.desc->caps & TM_CAP_REENTRANT)) {
             tm__log(TM_LOG_ERROR, NULL, "%s:%d:%d: stage '%s': plugin %s is not reentrant "
                     "(it does not declare TM_CAP_REENTRANT), so it runs on one thread: "

@@ -1,12 +1,15 @@
 /* Finding plugins on the search path, loading them with dlopen(), and
  * refusing, with one line that names the file, anything that is not a
  * plugin of this ABI: the checks GStreamer (ABI major/minor) and nginx
- * (binary-compatibility signature) do at load time. */
+ * (binary-compatibility signature) do at load time. A plugin is code run
+ * with the user's rights, so, as ssh does with keys, a file that another
+ * user could have written is refused before it is loaded. */
 #include "internal.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +75,18 @@ void tm__search_init(tm_search *s, const char *const *extra, size_t n_extra)
     search_add(s, tm__builtin_plugin_dir());
     const char *env = getenv("TEXTMILL_PLUGIN_PATH");
     if (env) {
+        /* Empty entries, which mean the current directory in $PATH, are
+         * skipped by strtok; relative ones would load from wherever the
+         * run was started, so they are left out too. */
         char *copy = tm__xstrdup(env);
-        for (char *save = NULL, *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
-            search_add(s, t);
+        for (char *save = NULL, *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+            if (t[0] == '/')
+                search_add(s, t);
+            else
+                tm__log(TM_LOG_WARN, NULL, "TEXTMILL_PLUGIN_PATH: '%s' is not an absolute path "
+                        "and is ignored (plugins are never looked up from the current "
+                        "directory implicitly)", t);
+        }
         free(copy);
     }
     for (size_t i = 0; i < n_extra; i++)
@@ -131,24 +143,100 @@ static char *check_descriptor(const tm_plugin *d)
     return NULL;
 }
 
+/* Could a user other than this one (or root) have written st? A file or
+ * directory is safe when it belongs to this user or root and no one else
+ * may write it; a directory writable by all is safe with the sticky bit
+ * (as /tmp), since then only an entry's owner may replace it. */
+static const char *unsafe_mode(const struct stat *st, bool dir)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return "is owned by another user";
+    if (dir && (st->st_mode & S_ISVTX))
+        return NULL;
+    if (st->st_mode & S_IWOTH)
+        return "is writable by every user";
+    if (st->st_mode & S_IWGRP)
+        return "is writable by its group";
+    return NULL;
+}
+
+/* Why the plugin file (open as fd) is not safe to load, or NULL: the file
+ * itself and every directory above it must pass unsafe_mode(), since
+ * whoever may write a directory may put another file in the plugin's place. */
+static char *unsafe_plugin(const char *path, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return tm__xasprintf("cannot load plugin %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return tm__xasprintf("cannot load plugin %s: not a regular file", path);
+    const char *why = unsafe_mode(&st, false);
+    if (why)
+        return tm__xasprintf("refusing to load plugin %s: the file %s (set "
+                             "TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)", path, why);
+    char *real = realpath(path, NULL);
+    if (!real)
+        return tm__xasprintf("cannot load plugin %s: %s", path, strerror(errno));
+    char *err = NULL;
+    for (char *slash = strrchr(real, '/'); slash && !err; slash = strrchr(real, '/')) {
+        slash[slash == real] = 0; /* the parent; "/" last */
+        if (stat(real, &st) != 0)
+            err = tm__xasprintf("cannot load plugin %s: %s: %s", path, real, strerror(errno));
+        else if ((why = unsafe_mode(&st, true)))
+            err = tm__xasprintf("refusing to load plugin %s: its directory %s %s (set "
+                                "TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)",
+                                path, real, why);
+        if (slash == real)
+            break;
+    }
+    free(real);
+    return err;
+}
+
+static bool unsafe_allowed(void)
+{
+    const char *v = getenv("TEXTMILL_ALLOW_UNSAFE_PLUGINS");
+    return v && strcmp(v, "1") == 0;
+}
+
 int tm__plugin_open(const char *path, tm_loaded *out, char **err)
 {
     memset(out, 0, sizeof *out);
     *err = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* dlopen() would look a name without a slash up on the library path,
+     * and "./" would make it the current directory's: both implicit. */
+    if (!strchr(path, '/')) {
+        *err = tm__xasprintf("cannot load plugin %s: a plugin file is named by a path with a "
+                             "slash (./%s for one in the current directory), never found in "
+                             "the current directory implicitly", path, path);
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         *err = tm__xasprintf("cannot load plugin %s: %s", path, strerror(errno));
         return -1;
     }
+    char *unsafe = unsafe_plugin(path, fd);
+    if (unsafe && (!unsafe_allowed() || strncmp(unsafe, "refusing", 8) != 0)) {
+        close(fd);
+        *err = unsafe;
+        return -1;
+    }
+    if (unsafe) {
+        tm__log(TM_LOG_WARN, NULL, "%s; loaded anyway (TEXTMILL_ALLOW_UNSAFE_PLUGINS=1)",
+                unsafe + strlen("refusing to load plugin "));
+        free(unsafe);
+    }
     unsigned char magic[4] = {0};
-    size_t got = fread(magic, 1, 4, f);
-    fclose(f);
+    ssize_t got = pread(fd, magic, 4, 0);
     if (got != 4 || memcmp(magic, "\x7f" "ELF", 4) != 0) {
+        close(fd);
         *err = tm__xasprintf("cannot load plugin %s: not a shared object", path);
         return -1;
     }
-    /* dlopen() looks up a name without a slash on the library path, not here */
-    char *abs = strchr(path, '/') ? tm__xstrdup(path) : tm__xasprintf("./%s", path);
+    tm__hash_fd(fd, out->hash);
+    close(fd);
+    char *abs = tm__xstrdup(path);
     void *h = dlopen(abs, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         *err = tm__xasprintf("cannot load plugin %s: %s", path, dlerror());
@@ -334,7 +422,9 @@ size_t tm__plugin_list(const tm_search *s, tm_loaded **out)
                     all[n++] = l;
                 }
             } else {
-                tm__log(TM_LOG_DEBUG, NULL, "%s", err);
+                /* a refused file is worth a word: its owner is looking for it */
+                tm__log(strncmp(err, "refusing", 8) == 0 ? TM_LOG_WARN : TM_LOG_DEBUG, NULL,
+                        "%s", err);
             }
             free(err);
             free(files[f]);

@@ -124,8 +124,8 @@ char *tm__manifest_json(const tm_ctx *all, size_t n, const tm_ledger *l, int exi
         cJSON_AddStringToObject(o, "plugin", s->plugin.desc->name);
         cJSON_AddStringToObject(o, "version", s->plugin.desc->version ? s->plugin.desc->version : "");
         cJSON_AddStringToObject(o, "path", s->plugin.path ? s->plugin.path : "");
-        if (s->plugin.path && tm__hash_file(s->plugin.path, h) == 0)
-            cJSON_AddStringToObject(o, "hash", h);
+        if (s->plugin.hash[0])
+            cJSON_AddStringToObject(o, "hash", s->plugin.hash);
     }
     if (l) {
         int64_t skipped, read, changed, completed;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #define DIR TM_TEST_PLUGIN_DIR
@@ -137,6 +139,120 @@ static void test_find_by_name_and_role(void **st)
     tm__search_free(&s);
 }
 
+/* A copy of ok.so in a private directory of its own, to change modes on. */
+static char *private_copy(char dir[64])
+{
+    strcpy(dir, "/tmp/tm_registry_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char *path = tm__xasprintf("%s/ok.so", dir);
+    char *cmd = tm__xasprintf("cp '%s/ok.so' '%s'", DIR, path);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    assert_int_equal(chmod(path, 0755), 0);
+    return path;
+}
+
+static void remove_dir(const char *dir)
+{
+    char *cmd = tm__xasprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
+/* Like ssh with keys: a file or directory another user could write is refused. */
+static void test_unsafe_permissions(void **st)
+{
+    (void)st;
+    unsetenv("TEXTMILL_ALLOW_UNSAFE_PLUGINS");
+    char dir[64];
+    char *path = private_copy(dir);
+    char *err = open_err(path);
+    assert_null(err); /* 0755 in a 0700 directory: fine */
+
+    assert_int_equal(chmod(path, 0757), 0);
+    char *want = tm__xasprintf("refusing to load plugin %s: the file is writable by every user "
+                               "(set TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)", path);
+    expect_refusal(path, want);
+    free(want);
+
+    assert_int_equal(chmod(path, 0775), 0);
+    want = tm__xasprintf("refusing to load plugin %s: the file is writable by its group (set "
+                         "TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)", path);
+    expect_refusal(path, want);
+    free(want);
+
+    /* the override loads it, with a warning */
+    setenv("TEXTMILL_ALLOW_UNSAFE_PLUGINS", "1", 1);
+    assert_null(open_err(path));
+    unsetenv("TEXTMILL_ALLOW_UNSAFE_PLUGINS");
+
+    /* a directory above the file: whoever writes it can swap the file */
+    assert_int_equal(chmod(path, 0755), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    char *real = realpath(dir, NULL);
+    want = tm__xasprintf("refusing to load plugin %s: its directory %s is writable by every "
+                         "user (set TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)",
+                         path, real);
+    expect_refusal(path, want);
+    free(want);
+    /* ... unless it is sticky, as /tmp is */
+    assert_int_equal(chmod(dir, 01777), 0);
+    assert_null(open_err(path));
+    assert_int_equal(chmod(dir, 0700), 0);
+
+    /* owned by another user who is not root (only root can give a file away) */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        want = tm__xasprintf("refusing to load plugin %s: the file is owned by another user "
+                             "(set TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)", path);
+        expect_refusal(path, want);
+        free(want);
+    } else {
+        print_message("  (not root: the other-owner case is not checked)\n");
+    }
+    free(real);
+    free(path);
+    remove_dir(dir);
+}
+
+/* Never the current directory by accident: a bare file name is refused,
+ * and a relative TEXTMILL_PLUGIN_PATH entry is ignored. */
+static void test_no_implicit_current_directory(void **st)
+{
+    (void)st;
+    expect_refusal("ok.so", "cannot load plugin ok.so: a plugin file is named by a path with a "
+                            "slash (./ok.so for one in the current directory), never found in "
+                            "the current directory implicitly");
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(DIR "/.."), 0);
+    setenv("TEXTMILL_PLUGIN_PATH", "plugins::" DIR, 1);
+    tm_search s;
+    tm__search_init(&s, NULL, 0);
+    bool relative = false, absolute = false;
+    for (size_t i = 0; i < s.n; i++) {
+        relative |= strcmp(s.dirs[i], "plugins") == 0;
+        absolute |= strcmp(s.dirs[i], DIR) == 0;
+    }
+    assert_false(relative);
+    assert_true(absolute);
+    tm__search_free(&s);
+    unsetenv("TEXTMILL_PLUGIN_PATH");
+    assert_int_equal(chdir(cwd), 0);
+}
+
+/* The hash logged and kept in the manifest is of the file as loaded. */
+static void test_hash(void **st)
+{
+    (void)st;
+    tm_loaded l;
+    char *err = NULL, h[17];
+    assert_int_equal(tm__plugin_open(DIR "/ok.so", &l, &err), 0);
+    assert_int_equal(tm__hash_file(DIR "/ok.so", h), 0);
+    assert_string_equal(l.hash, h);
+    tm__plugin_close(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,7 +260,8 @@ int main(void)
         cmocka_unit_test(test_not_shared_object), cmocka_unit_test(test_no_descriptor),
         cmocka_unit_test(test_wrong_major),       cmocka_unit_test(test_newer_minor),
         cmocka_unit_test(test_small_descriptor),  cmocka_unit_test(test_wrong_signature),
-        cmocka_unit_test(test_find_by_name_and_role),
+        cmocka_unit_test(test_find_by_name_and_role), cmocka_unit_test(test_unsafe_permissions),
+        cmocka_unit_test(test_no_implicit_current_directory), cmocka_unit_test(test_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
