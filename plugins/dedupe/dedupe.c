@@ -313,7 +313,7 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
     if (rc != TM_OK)
         return h->error(ctx, "%s: cannot normalise the text", d->id), rc;
     uint64_t exact = exact_hash(&s->tok);
-    size_t need = s->H + s->tok.n + (s->tok.buf_len + s->tok.n) / 8 + 2;
+    size_t need = s->H + s->tok.n;
     if (need > s->scratch_cap) {
         free(s->scratch);
         s->scratch = malloc(need * sizeof *s->scratch);

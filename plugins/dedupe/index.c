@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* inlined: the hashes of short tokens and bands are most of the calls */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 /* Tables grow by half when 85% full; the slot is found by multiply-shift on

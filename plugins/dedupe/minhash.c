@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+/* inlined: the hashes of short tokens and bands are most of the calls */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 static bool grow(const tm_host *h, void **p, size_t *cap, size_t need, size_t size)
@@ -21,91 +23,103 @@ static bool grow(const tm_host *h, void **p, size_t *cap, size_t need, size_t si
     return true;
 }
 
-/* The text normalised (NFC or NFKC, case folded if asked), as utf8proc_map
- * gives it, but with ASCII handled here: an ASCII character is its own
- * normal form (folded: its lower case), and it never composes with the
- * character before it. So only the runs of non-ASCII characters, each with
- * the ASCII character just before it (an "e" the next combining accent
- * composes with), go through utf8proc: most of any English text does not.
- * Returns the length, or a negative utf8proc error; *out is malloc'd. */
-static utf8proc_ssize_t normalize(const unsigned char *s, size_t n, int opts, bool casefold,
-                                  utf8proc_uint8_t **out)
+static inline bool ascii_word(unsigned char c)
 {
-    size_t cap = n + 16, len = 0;
-    utf8proc_uint8_t *o = malloc(cap);
-    if (!o)
-        return UTF8PROC_ERROR_NOMEM;
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+}
+
+/* A token begins at the end of buf. */
+static inline bool token_start(tokens *t, const tm_host *h)
+{
+    if (!grow(h, (void **)&t->v, &t->cap, t->n + 1, sizeof *t->v))
+        return false;
+    t->v[t->n].off = t->buf_len;
+    return true;
+}
+
+/* The token ends: its length, and the space after it. */
+static inline void token_end(tokens *t)
+{
+    t->v[t->n].len = t->buf_len - t->v[t->n].off;
+    t->n++;
+    t->buf[t->buf_len++] = ' ';
+}
+
+/* The text normalised (NFC or NFKC, case folded if asked) as utf8proc_map
+ * gives it, cut into tokens as it goes: a letter, digit or mark extends the
+ * current token, anything else ends it. ASCII is handled here: an ASCII
+ * character is its own normal form (folded: its lower case), and it never
+ * composes with the character before it. So only the runs of non-ASCII
+ * characters, each with the ASCII character just before it (an "e" the
+ * next combining accent composes with), go through utf8proc: most of any
+ * English text does not. Tokens are kept joined by a space (with one after
+ * the last), so that the exact hash is one hash of buf. */
+int tokenize(tokens *t, const tm_host *h, const char *str, size_t n, bool casefold, bool nfkc)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    t->n = 0;
+    t->buf_len = 0;
+    int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (casefold ? UTF8PROC_CASEFOLD : 0) |
+               (nfkc ? UTF8PROC_COMPAT : 0);
+    /* room for the rest of the text: an ASCII byte gives at most one byte
+     * (itself or the space ending a token), and one for the last space */
+    if (!grow(h, (void **)&t->buf, &t->buf_cap, n + 1, 1))
+        return TM_ENOMEM;
+    /* an ASCII byte -> what it is in a token (folded), or 0: not in one */
+    unsigned char to[128];
+    for (int c = 0; c < 128; c++)
+        to[c] = !ascii_word((unsigned char)c) ? 0
+                : casefold && c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32)
+                                                   : (unsigned char)c;
+    bool in = false;
     for (size_t i = 0; i < n;) {
-        if (s[i] < 0x80 && (i + 1 == n || s[i + 1] < 0x80)) {
-            if (len + 2 > cap) { /* a segment before may have grown the text */
-                utf8proc_uint8_t *g = realloc(o, cap *= 2);
-                if (!g) {
-                    free(o);
-                    return UTF8PROC_ERROR_NOMEM;
-                }
-                o = g;
+        /* a run of ASCII, but for its last byte when a non-ASCII one follows */
+        size_t end = i;
+        while (end < n && s[end] < 0x80)
+            end++;
+        if (end < n && end > i)
+            end--;
+        while (i < end) {
+            if (!to[s[i]]) {
+                if (in)
+                    token_end(t);
+                in = false;
+                i++;
+                continue;
             }
-            o[len++] = casefold && s[i] >= 'A' && s[i] <= 'Z' ? (utf8proc_uint8_t)(s[i] + 32) : s[i];
-            i++;
-            continue;
+            if (!in && !token_start(t, h))
+                return TM_ENOMEM;
+            in = true;
+            /* the rest of the word, in locals (a store through buf could
+             * be one to t, as far as the compiler knows) */
+            char *o = t->buf + t->buf_len;
+            unsigned char c;
+            while (i < end && (c = to[s[i]]))
+                *o++ = (char)c, i++;
+            t->buf_len = (size_t)(o - t->buf);
         }
+        if (i == n)
+            break;
         size_t j = i + (s[i] < 0x80);
         while (j < n && s[j] >= 0x80)
             j++;
         utf8proc_uint8_t *seg = NULL;
         utf8proc_ssize_t m = utf8proc_map(s + i, (utf8proc_ssize_t)(j - i), &seg, opts);
-        if (m < 0) {
-            free(o);
-            return m;
+        if (m < 0)
+            return m == UTF8PROC_ERROR_NOMEM ? TM_ENOMEM : TM_EINVAL;
+        /* the segment gives at most its m bytes; then the rest as above */
+        if (!grow(h, (void **)&t->buf, &t->buf_cap, t->buf_len + (size_t)m + (n - j) + 1, 1)) {
+            free(seg);
+            return TM_ENOMEM;
         }
-        if (len + (size_t)m + 1 > cap) {
-            while (len + (size_t)m + 1 > cap)
-                cap *= 2;
-            utf8proc_uint8_t *g = realloc(o, cap);
-            if (!g) {
-                free(seg);
-                free(o);
-                return UTF8PROC_ERROR_NOMEM;
-            }
-            o = g;
-        }
-        memcpy(o + len, seg, (size_t)m);
-        len += (size_t)m;
-        free(seg);
-        i = j;
-    }
-    o[len] = 0;
-    *out = o;
-    return (utf8proc_ssize_t)len;
-}
-
-int tokenize(tokens *t, const tm_host *h, const char *s, size_t n, bool casefold, bool nfkc)
-{
-    t->n = 0;
-    t->buf_len = 0;
-    utf8proc_uint8_t *norm = NULL;
-    int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (casefold ? UTF8PROC_CASEFOLD : 0) |
-               (nfkc ? UTF8PROC_COMPAT : 0);
-    utf8proc_ssize_t m = normalize((const unsigned char *)s, n, opts, casefold, &norm);
-    if (m < 0)
-        return m == UTF8PROC_ERROR_NOMEM ? TM_ENOMEM : TM_EINVAL;
-    if (!grow(h, (void **)&t->buf, &t->buf_cap, (size_t)m + 1, 1)) {
-        free(norm);
-        return TM_ENOMEM;
-    }
-    size_t i = 0, start = 0;
-    bool in = false;
-    while (i <= (size_t)m) {
-        utf8proc_int32_t cp = 0;
-        utf8proc_ssize_t l = 1;
-        bool word = false;
-        if (i < (size_t)m) {
-            if (norm[i] < 0x80) {
-                cp = norm[i];
-                word = (cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') ||
-                       (cp >= 'A' && cp <= 'Z');
+        for (utf8proc_ssize_t k = 0; k < m;) {
+            utf8proc_int32_t cp = seg[k];
+            utf8proc_ssize_t l = 1;
+            bool word;
+            if (seg[k] < 0x80) {
+                word = ascii_word(seg[k]);
             } else {
-                l = utf8proc_iterate(norm + i, m - (utf8proc_ssize_t)i, &cp);
+                l = utf8proc_iterate(seg + k, m - k, &cp);
                 if (l <= 0)
                     l = 1;
                 utf8proc_category_t c = utf8proc_category(cp);
@@ -113,25 +127,25 @@ int tokenize(tokens *t, const tm_host *h, const char *s, size_t n, bool casefold
                        (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO) ||
                        (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME);
             }
-        }
-        if (word && !in) {
-            start = i;
-            in = true;
-        } else if (!word && in) {
-            if (!grow(h, (void **)&t->v, &t->cap, t->n + 1, sizeof *t->v)) {
-                free(norm);
-                return TM_ENOMEM;
+            if (word) {
+                if (!in && !token_start(t, h)) {
+                    free(seg);
+                    return TM_ENOMEM;
+                }
+                in = true;
+                memcpy(t->buf + t->buf_len, seg + k, (size_t)l);
+                t->buf_len += (size_t)l;
+            } else if (in) {
+                token_end(t);
+                in = false;
             }
-            t->v[t->n].off = t->buf_len;
-            t->v[t->n].len = i - start;
-            memcpy(t->buf + t->buf_len, norm + start, i - start);
-            t->buf_len += i - start;
-            t->n++;
-            in = false;
+            k += l;
         }
-        i += (size_t)l;
+        free(seg);
+        i = j;
     }
-    free(norm);
+    if (in)
+        token_end(t);
     return TM_OK;
 }
 
@@ -144,14 +158,8 @@ void tokens_free(tokens *t, const tm_host *h)
 
 uint64_t exact_hash(const tokens *t)
 {
-    XXH3_state_t *st = XXH3_createState();
-    XXH3_64bits_reset(st);
-    for (size_t i = 0; i < t->n; i++) {
-        XXH3_64bits_update(st, t->buf + t->v[i].off, t->v[i].len);
-        XXH3_64bits_update(st, " ", 1);
-    }
-    uint64_t h = XXH3_64bits_digest(st);
-    XXH3_freeState(st);
+    /* buf is the tokens, each followed by a space */
+    uint64_t h = XXH3_64bits(t->buf, t->buf_len);
     return h ? h : 1;
 }
 
@@ -165,12 +173,20 @@ static inline uint64_t mix(uint64_t x)
     return x;
 }
 
+/* x % H, without a division when H is a power of two (mask H - 1; 128 by
+ * default) */
+static inline size_t bin_of(uint64_t x, size_t H, size_t mask)
+{
+    return mask ? (size_t)x & mask : (size_t)(x % H);
+}
+
 size_t minhash(const tokens *t, int k, bool chars, uint64_t seed, uint8_t *sig, size_t H,
                uint64_t *mins)
 {
     for (size_t i = 0; i < H; i++)
         mins[i] = UINT64_MAX;
     size_t count = 0;
+    size_t mask = (H & (H - 1)) == 0 ? H - 1 : 0;
     if (!chars) {
         /* word k-shingles: combine the k token hashes in order */
         if (t->n < (size_t)k) {
@@ -185,27 +201,23 @@ size_t minhash(const tokens *t, int k, bool chars, uint64_t seed, uint8_t *sig, 
             uint64_t x = seed;
             for (int j = 0; j < k; j++)
                 x = mix(x ^ th[i + (size_t)j]) + (uint64_t)j;
-            size_t bin = (size_t)(x % H);
+            size_t bin = bin_of(x, H, mask);
             uint64_t v = mix(x ^ 0x9E3779B97F4A7C15ull);
             if (v < mins[bin])
                 mins[bin] = v;
             count++;
         }
     } else {
-        /* character k-shingles over the tokens joined by spaces */
-        size_t len = 0;
-        char *s = (char *)(mins + H);
-        for (size_t i = 0; i < t->n; i++) {
-            memcpy(s + len, t->buf + t->v[i].off, t->v[i].len);
-            len += t->v[i].len;
-            s[len++] = ' ';
-        }
+        /* character k-shingles over the tokens joined by spaces (as buf
+         * holds them) */
+        size_t len = t->buf_len;
+        const char *s = t->buf;
         if (len == 0)
             goto empty;
         size_t kk = (size_t)k <= len ? (size_t)k : len;
         for (size_t i = 0; i + kk <= len; i++) {
             uint64_t x = XXH3_64bits_withSeed(s + i, kk, seed);
-            size_t bin = (size_t)(x % H);
+            size_t bin = bin_of(x, H, mask);
             uint64_t v = mix(x ^ 0x9E3779B97F4A7C15ull);
             if (v < mins[bin])
                 mins[bin] = v;

@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 /* Normalised tokens of a text: NFC or NFKC, case-folded, split at anything
- * that is not a letter, digit or mark. Token i is buf[v[i].off, +v[i].len). */
+ * that is not a letter, digit or mark. Token i is buf[v[i].off, +v[i].len);
+ * buf[0, buf_len) is the tokens each followed by one space. */
 typedef struct tok {
     size_t off, len;
 } tok;
@@ -30,7 +31,8 @@ void tokens_free(tokens *t, const tm_host *h);
 uint64_t exact_hash(const tokens *t);
 
 /* Fills sig[0, H) from word k-shingles (chars = 0) or character k-shingles
- * of the normalised text (chars = 1). Returns the number of shingles; a text
+ * of the normalised text (chars = 1); scratch holds H + t->n values.
+ * Returns the number of shingles; a text
  * with none leaves sig all 0 and should not be compared. */
 size_t minhash(const tokens *t, int k, bool chars, uint64_t seed, uint8_t *sig, size_t H,
                uint64_t *scratch);
