@@ -232,10 +232,20 @@ static int h_replace_text(tm_ctx *ctx, tm_doc *doc, const char *text, size_t len
 {
     if (!ctx || !doc || !text)
         return TM_EINVAL;
-    if (tm__utf8_valid_prefix(text, len) != len)
+    /* say why, or the run can only report "no reason given" */
+    size_t valid = tm__utf8_valid_prefix(text, len);
+    if (valid != len) {
+        h_error(ctx, "document %.*s: replace_text: the new text is not valid UTF-8 (byte %zu)",
+                (int)doc->id_len, doc->id, valid);
         return TM_EINVAL;
+    }
     size_t lost = 0;
     int rc = tm__doc_replace_text(doc, text, len, edits, n_edits, &lost);
+    if (rc == TM_EINVAL)
+        h_error(ctx, "document %.*s: replace_text: the edits do not map the old text (%zu "
+                "bytes) onto the new (%zu bytes): they must be in order, not overlap, and "
+                "leave equal lengths unchanged between them", (int)doc->id_len, doc->id,
+                doc->text_len, len);
     if (rc == TM_OK && lost) {
         pthread_mutex_lock(&ctx_lock);
         tm__ctx_stat_add(&ctx->counters, &ctx->n_counters, "annotations_lost", (int64_t)lost);

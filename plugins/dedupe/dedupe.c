@@ -243,6 +243,10 @@ static int paragraphs(state *s, tm_ctx *ctx, tm_doc *d, long doc)
             b++;
         if (b - a >= (size_t)s->cfg->min_paragraph_chars) {
             rc = tokenize(&pt, h, t + a, b - a, s->cfg->fold_case, s->cfg->normalize);
+            if (rc == TM_OK && pt.n == 0) { /* no words: no one's duplicate */
+                a = b + 2;
+                continue;
+            }
             uint64_t key = rc == TM_OK ? exact_hash(&pt) : 0;
             uint32_t *first = rc == TM_OK ? u64map_get(&s->paragraphs, key, true, UINT32_MAX) : NULL;
             if (rc == TM_OK && !first)
@@ -250,14 +254,19 @@ static int paragraphs(state *s, tm_ctx *ctx, tm_doc *d, long doc)
             if (rc == TM_OK && *first != UINT32_MAX && (long)*first != doc) {
                 const char *owner = dd_index_id(&s->index, (long)*first);
                 if (s->cfg->mode == 1) {
-                    tm_annotation an = {.start = a, .end = b, .type = "DUPLICATE_PARAGRAPH",
+                    size_t from = a; /* after the extra breaks of a wider gap */
+                    while (from < b && t[from] == '\n')
+                        from++;
+                    tm_annotation an = {.start = from, .end = b, .type = "DUPLICATE_PARAGRAPH",
                                         .label = owner, .score = 1};
                     rc = h->annotate(ctx, d, &an);
                 } else {
                     /* delete the paragraph and the blank line after it */
                     size_t e = b < n ? b + 2 : b;
-                    tm_edit *g = realloc(edits, (n_edits + 1) * sizeof *g);
-                    if (!g)
+                    tm_edit *g = NULL;
+                    if (n_edits && edits[n_edits - 1].old_end == a)
+                        edits[n_edits - 1].old_end = e; /* the paragraph before went too */
+                    else if (!(g = realloc(edits, (n_edits + 1) * sizeof *g)))
                         rc = TM_ENOMEM;
                     else {
                         edits = g;
@@ -286,14 +295,28 @@ static int paragraphs(state *s, tm_ctx *ctx, tm_doc *d, long doc)
         if (rc == TM_OK) {
             memcpy(out + out_len, t + from, n - from);
             out_len += n - from;
-            /* a removed last paragraph leaves the blank line before it */
-            while (out_len && out[out_len - 1] == '\n' && n_edits && edits[n_edits - 1].old_end == n) {
+            /* A removed last paragraph takes the line breaks before it along;
+             * they are kept text until they reach the edit before, which then
+             * absorbs the last one (edits must not touch). */
+            tm_edit *last = &edits[n_edits - 1];
+            while (out_len && out[out_len - 1] == '\n' && last->old_end == n) {
+                if (n_edits > 1 && last[-1].old_end == last->old_start) {
+                    last[-1].old_end = n;
+                    last = &edits[--n_edits - 1];
+                    continue;
+                }
                 out_len--;
-                edits[n_edits - 1].new_start = edits[n_edits - 1].new_end = out_len;
-                edits[n_edits - 1].old_start--;
+                last->old_start--;
+                last->new_start = last->new_end = out_len;
             }
             rc = h->replace_text(ctx, d, out, out_len, edits, n_edits);
         }
+        /* nothing of its own left: an empty document helps no one downstream */
+        size_t i = 0;
+        while (rc == TM_OK && i < out_len && strchr(" \t\r\n", out[i]))
+            i++;
+        if (rc == TM_OK && i == out_len)
+            rc = h->drop(ctx, d, "duplicate_paragraphs");
     }
     if (removed)
         h->count(ctx, "duplicate_paragraphs", (int64_t)removed);
