@@ -1,10 +1,9 @@
 /* stage `filter`: drops documents by text length, by a metadata field's
  * value, or by a regular expression (PCRE2) on the text, and records why.
  * A document is kept only when it passes every test that is configured. */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "textmill/plugin.h"
 
-#include <pcre2.h>
+#include "regex.h"
 #include <stdbool.h>
 #include <string.h>
 
@@ -65,7 +64,7 @@ static int compile(tm_ctx *ctx, const tm_host *h, const char *opt, const char *p
                  (size_t)off, (const char *)msg);
         return TM_ECONFIG;
     }
-    pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+    tm_regex_jit(*out);
     return TM_OK;
 }
 

@@ -3,10 +3,9 @@
  * (ISO 8601). Dates are taken only from bylines and datelines, never from
  * the body, where dates are events, not publication. A field that an
  * earlier step already filled is left alone unless `overwrite` is set. */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "textmill/plugin.h"
 
-#include <pcre2.h>
+#include "regex.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +96,7 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfg, void **out)
             fini(s);
             return TM_ERR;
         }
-        pcre2_jit_compile(s->re[i], PCRE2_JIT_COMPLETE);
+        tm_regex_jit(s->re[i]);
     }
     *out = s;
     return TM_OK;

@@ -4,10 +4,9 @@
  * a title line followed by a byline. Children get the id PARENT#N (N from
  * 0), meta.parent, their title, and the site name when the page ends with
  * it; annotations move into the child that holds them. */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "textmill/plugin.h"
 
-#include <pcre2.h>
+#include "regex.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,7 +56,7 @@ static pcre2_code *compile(const char *p)
                                    PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_DUPNAMES,
                                    &code, &off, NULL);
     if (re)
-        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+        tm_regex_jit(re);
     return re;
 }
 
