@@ -10,6 +10,16 @@ void ed_init(ed *e, const tm_host *host, const char *old, size_t old_len)
     e->old_len = old_len;
 }
 
+void ed_reset(ed *e, const char *old, size_t old_len)
+{
+    e->old = old;
+    e->old_len = old_len;
+    e->kept_from = 0;
+    e->len = 0;
+    e->n = 0;
+    e->failed = false;
+}
+
 static void put(ed *e, const char *p, size_t n)
 {
     if (e->failed)

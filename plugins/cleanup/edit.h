@@ -22,6 +22,9 @@ typedef struct ed {
 } ed;
 
 void ed_init(ed *e, const tm_host *host, const char *old, size_t old_len);
+/* Starts over on a new old text, keeping the buffers (one ed serves every
+ * document: no allocation per document once they are large enough). */
+void ed_reset(ed *e, const char *old, size_t old_len);
 /* Replaces old[at, old_end) by bytes[0, n). Calls must move left to right
  * (at >= the end of the previous replacement). */
 void ed_replace(ed *e, size_t at, size_t old_end, const char *bytes, size_t n);

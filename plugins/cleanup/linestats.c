@@ -1,5 +1,7 @@
 #include "linestats.h"
 
+#include "bytes.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,10 +31,7 @@ uint64_t linestats_hash(const char *s, size_t n)
     char buf[512];
     buf[0] = 0; /* (n may be 0) */
     size_t m = n < sizeof buf ? n : sizeof buf;
-    for (size_t i = 0; i < m; i++) {
-        char c = s[i];
-        buf[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : (c >= '0' && c <= '9') ? '0' : c;
-    }
+    bytes_fold_case_digits(buf, s, m);
     uint64_t h = XXH3_64bits(buf, m);
     if (n > m) /* long lines: the rest as it is */
         h ^= XXH3_64bits(s + m, n - m) * 0x9E3779B97F4A7C15ull;

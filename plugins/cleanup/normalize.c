@@ -3,6 +3,8 @@
  * annotations made before cleanup stay on their words. */
 #include "normalize.h"
 
+#include "bytes.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -96,17 +98,38 @@ static const char *typographic(int32_t cp)
     return NULL;
 }
 
+/* The cache slot for s[a, b), or NULL when the run is too long to keep. */
+static unsigned char *cache_slot(norm_cache *nc, const char *s, size_t a, size_t b, char **bytes)
+{
+    if (!nc || b - a > NORM_CACHE_BYTES)
+        return NULL;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = a; i < b; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    size_t k = (h ^ h >> 16) % NORM_CACHE_SLOTS;
+    *bytes = nc->slot[k].bytes;
+    return &nc->slot[k].len;
+}
+
 /* Normalises s[a, b) (a run of non-ASCII text, with the ASCII letter before
  * it that a combining mark may attach to) and records it if it changes. */
-static void normalize_run(ed *e, const char *s, size_t a, size_t b, int form, norm_counts *c)
+static void normalize_run(ed *e, const char *s, size_t a, size_t b, const norm_opts *o,
+                          norm_counts *c)
 {
+    char *cached;
+    unsigned char *len = cache_slot(o->cache, s, a, b, &cached);
+    if (len && *len == b - a && memcmp(cached, s + a, b - a) == 0)
+        return; /* seen before, and normalising left it as it is */
     utf8proc_uint8_t *out = NULL;
-    int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (form == NORM_NFKC ? UTF8PROC_COMPAT : 0);
+    int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (o->form == NORM_NFKC ? UTF8PROC_COMPAT : 0);
     utf8proc_ssize_t k =
         utf8proc_map((const utf8proc_uint8_t *)s + a, (utf8proc_ssize_t)(b - a), &out, opts);
     if (k >= 0 && ((size_t)k != b - a || memcmp(out, s + a, b - a) != 0)) {
         ed_replace(e, a, b, (const char *)out, (size_t)k);
         c->normalized++;
+    } else if (k >= 0 && len) {
+        *len = (unsigned char)(b - a);
+        memcpy(cached, s + a, b - a);
     }
     free(out);
 }
@@ -118,11 +141,10 @@ void normalize_chars(ed *e, const char *s, size_t n, const norm_opts *o, norm_co
      * composition joins a character with the marks that follow it. */
     size_t i = 0;
     while (i < n) {
+        i += bytes_printable_prefix(s + i, n - i);
+        if (i == n)
+            break;
         unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch < 0x7F) {
-            i++;
-            continue;
-        }
         if (ch < 0x80) { /* ASCII control characters */
             if (ch == '\n' || ch == '\t') {
                 i++;
@@ -173,7 +195,7 @@ void normalize_chars(ed *e, const char *s, size_t n, const norm_opts *o, norm_co
             if (rep) {
                 /* normalise what came before in this run, then repair */
                 if (o->form && j > run_start)
-                    normalize_run(e, s, run_start, j, o->form, c);
+                    normalize_run(e, s, run_start, j, o, c);
                 ed_replace(e, j, j + used, rep, fix_len);
                 j += used;
                 run_start = j;
@@ -182,7 +204,7 @@ void normalize_chars(ed *e, const char *s, size_t n, const norm_opts *o, norm_co
             j += l;
         }
         if (o->form && j > run_start)
-            normalize_run(e, s, run_start, j, o->form, c);
+            normalize_run(e, s, run_start, j, o, c);
         i = j;
     }
 }

@@ -9,9 +9,22 @@
 
 enum { NORM_NONE = 0, NORM_NFC = 1, NORM_NFKC = 2 };
 
+/* Runs of non-ASCII text recently found already normalised. Most runs are a
+ * few strings again and again (a curly quote or a dash after a letter), and
+ * utf8proc_map is a pure function of the bytes, so they skip it. */
+#define NORM_CACHE_SLOTS 256
+#define NORM_CACHE_BYTES 15
+typedef struct norm_cache {
+    struct {
+        unsigned char len; /* 0: empty */
+        char bytes[NORM_CACHE_BYTES];
+    } slot[NORM_CACHE_SLOTS];
+} norm_cache;
+
 typedef struct norm_opts {
     int form;
     bool mojibake, controls, spaces, typography;
+    norm_cache *cache; /* NULL: none; else the caller's, for one form */
 } norm_opts;
 
 typedef struct norm_counts {

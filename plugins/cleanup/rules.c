@@ -74,7 +74,7 @@ const rule_def cleanup_rules[] = {
      "^.{1,400}?\\((?:(?:source|photo|image|picture|credit|photograph|courtesy|video)s?(?: "
      "(?:by|credit))?:? [^()]{1,120}|@\\w{1,30}(?:/\\w{1,30})?|" AGENCY "(?:/[\\w .]{1,40})?)\\)?$",
      RULE_LINE, 60,
-     "Image captions that end with a photo credit (\"… (Source: TASS)\", \"… (AFP)\")."},
+     "Image captions that end with a photo credit (\"… (Source: TASS)\", \"… (AFP)\").", "("},
     {"credit_line", "^(?:photo|image|picture|video)(?: credit)?s?: .{1,100}$", RULE_LINE, 16,
      "A line that is only a photo credit."},
     {"republishing",
@@ -82,7 +82,9 @@ const rule_def cleanup_rules[] = {
      "offers|publishes)\\b)?.{0,400}?\\b(?:republish(?:ing|ed)?\\b.{0,60}\\b(?:this|our|the) "
      "(?:content|article|story|piece)|(?:originally|first) (?:published|appeared) (?:on|in|at|by)"
      "\\b|(?:reprinted|republished) with permission)",
-     RULE_LINE, 120, "Publisher blurbs about republishing and reprint rights."},
+     RULE_LINE, 120, "Publisher blurbs about republishing and reprint rights.",
+     "republish|originally published|first published|originally appeared|first appeared|"
+     "reprinted with permission"},
     {"copyright", "^(?:©|\\(c\\)|copyright\\b).{0,150}$|^all rights reserved\\.?$", RULE_LINE, 30,
      "Copyright notices."},
 };

@@ -18,6 +18,12 @@ typedef struct rule_def {
     rule_scope scope;
     int max_words;       /* lines longer than this are prose, never matched (0: no limit) */
     const char *why;     /* documented in README.md */
+    /* NULL, or words the rule cannot match without, "word1|word2": a line
+     * containing none of them, in any case, is spared the pattern, which for
+     * a rule that looks anywhere in a line means trying it at every
+     * position. Lower-case ASCII; a word is found as the caseless pattern
+     * would find it (k also as U+212A, s also as U+017F). */
+    const char *need;
 } rule_def;
 
 extern const rule_def cleanup_rules[];
