@@ -365,6 +365,13 @@ static int h_state_set(tm_ctx *ctx, const char *key, const char *value)
     return TM_OK;
 }
 
+/* A clock read against the deadline the runner sets around a call of a stage
+ * with a time_budget (runner.c, isolate); 0 when there is none. */
+static int h_expired(tm_ctx *ctx)
+{
+    return ctx && ctx->deadline > 0 && tm__now() >= ctx->deadline;
+}
+
 const tm_host tm__host = {
     .size = sizeof(tm_host),
     .abi_minor = TM_ABI_MINOR,
@@ -393,4 +400,5 @@ const tm_host tm__host = {
     .input_done = h_input_done,
     .state_get = h_state_get,
     .state_set = h_state_set,
+    .expired = h_expired,
 };

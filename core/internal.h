@@ -100,6 +100,8 @@ void tm__options_free(const tm_plugin *p, void *config);
 void tm__options_print(FILE *out, const tm_plugin *p, const char *path);
 char *tm__options_schema(const tm_plugin *p); /* JSON Schema text */
 const char *tm__opt_type_name(tm_opt_type t);
+/* A size as TM_OPT_BYTES reads it: 4096, 64k, 500kB, 10MiB (units of 1024). */
+bool tm__parse_bytes(const char *s, int64_t *out);
 
 /* ---- registry.c: finding and loading plugins ---------------------------------- */
 typedef struct tm_loaded {
@@ -161,6 +163,10 @@ typedef struct tm_step {
     tm_role role;
     tm_on_error on_error; /* what a failing process() costs: the run, or the document */
     int workers;          /* threads for a reentrant stage; 0: the pipeline's workers: */
+    /* Limits per document, for stages: the step's own max_doc_bytes: and
+     * time_budget: or else the pipeline's (resolved when parsed); 0: none. */
+    int64_t max_doc_bytes; /* longer texts are rejected before process() */
+    double time_budget;    /* seconds per document; one document per call */
     char *use;         /* as written */
     char *name;        /* instance name (unique in the pipeline) */
     int line, col;     /* of the step in the file */
@@ -177,6 +183,8 @@ typedef struct tm_pipeline {
     struct tm_step *rejects_step; /* the jsonl sink that writes them, after loading */
     bool replay;           /* `textmill replay`: inputs are not the ledger's business */
     int workers;           /* workers: for every reentrant stage (0: 1) */
+    int64_t max_doc_bytes; /* the stages' default max_doc_bytes: (0: none) */
+    double time_budget;    /* the stages' default time_budget: in seconds (0: none) */
     double max_rejects;    /* with has_max_rejects: a count, or a percentage */
     bool max_rejects_pct, has_max_rejects;
     char **plugin_path;
@@ -240,6 +248,7 @@ struct tm_ctx {
     int64_t utf8_repaired, utf8_rejected;
     bool utf8_failed;
     bool input_ended_before; /* input_done came before this call emitted anything */
+    double deadline; /* tm__now() by which the current document is due (0: no budget) */
 };
 
 extern const tm_host tm__host;

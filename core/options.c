@@ -48,7 +48,7 @@ static bool parse_int(const char *s, int64_t *out)
     return true;
 }
 
-static bool parse_bytes(const char *s, int64_t *out)
+bool tm__parse_bytes(const char *s, int64_t *out)
 {
     if (!*s || !isdigit((unsigned char)*s))
         return false;
@@ -197,7 +197,7 @@ static char *set_option(const tm_option *o, void *config, const tm_node *v)
     case TM_OPT_INT:
     case TM_OPT_BYTES: {
         int64_t x;
-        if (!(o->type == TM_OPT_INT ? parse_int(s, &x) : parse_bytes(s, &x)))
+        if (!(o->type == TM_OPT_INT ? parse_int(s, &x) : tm__parse_bytes(s, &x)))
             return o->type == TM_OPT_INT
                        ? tm__xasprintf("option '%s' expects an integer, not '%s'", o->name, s)
                        : tm__xasprintf("option '%s' expects a size such as 4096, 64k or 10MB, "
@@ -417,7 +417,7 @@ static cJSON *json_default(const tm_option *o)
     case TM_OPT_BOOL: j = cJSON_CreateBool(parse_bool(o->def) == 1); break;
     case TM_OPT_BYTES: {
         int64_t x = 0;
-        if (parse_bytes(o->def, &x) && strspn(o->def, "0123456789") == strlen(o->def))
+        if (tm__parse_bytes(o->def, &x) && strspn(o->def, "0123456789") == strlen(o->def))
             j = cJSON_CreateNumber((double)x);
         else
             j = cJSON_CreateString(o->def);

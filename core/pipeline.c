@@ -4,13 +4,18 @@
  * the fields the steps read and write. */
 #include "internal.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const top_keys[] = {"version", "name",         "state",       "plugin_path",
                                        "source",  "stages",       "sinks",       "invalid_utf8",
-                                       "batch_bytes", "rejects", "max_rejects", "workers"};
-static const char *const step_keys[] = {"use", "name", "with", "on_error", "workers"};
+                                       "batch_bytes", "rejects", "max_rejects", "workers",
+                                       "max_doc_bytes", "time_budget"};
+static const char *const step_keys[] = {"use",     "name",          "with",       "on_error",
+                                        "workers", "max_doc_bytes", "time_budget"};
 
 /* workers: 1..64 threads */
 static char *want_workers(const char *file, const tm_node *v, int *out)
@@ -24,6 +29,73 @@ static char *want_workers(const char *file, const tm_node *v, int *out)
     return NULL;
 }
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A time such as 2, 1.5, 250ms, 2s or 1m, in seconds. */
+static bool parse_seconds(const char *s, double *out)
+{
+    /* a digit first: no sign, no "inf" or "nan"; and no hexadecimal */
+    if (!isdigit((unsigned char)s[0]) || s[1] == 'x' || s[1] == 'X')
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s)
+        return false;
+    while (*end == ' ')
+        end++;
+    static const struct {
+        const char *unit;
+        double mult;
+    } units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}};
+    for (size_t i = 0; i < NKEYS(units); i++) {
+        if (!strcmp(end, units[i].unit)) {
+            *out = v * units[i].mult;
+            return isfinite(*out);
+        }
+    }
+    return false;
+}
+
+/* max_doc_bytes: and time_budget: (a limit per document, for stages). At the
+ * top level a limit must be more than 0; on a step, 0 or null turns the
+ * pipeline's limit off for that stage. */
+static char *want_limit(const char *file, const tm_node *v, bool top, int64_t *bytes,
+                        double *seconds)
+{
+    const char *key = bytes ? "max_doc_bytes" : "time_budget";
+    if (tm__node_is_null(v) && !top) {
+        if (bytes)
+            *bytes = 0;
+        else
+            *seconds = 0;
+        return NULL;
+    }
+    const char *val = v->kind == TM_NODE_SCALAR ? v->value : NULL;
+    int64_t b = 0;
+    double t = 0;
+    bool ok = val && (bytes ? tm__parse_bytes(val, &b) : parse_seconds(val, &t));
+    if (!ok && val && val[0] == '-')
+        return tm__xasprintf("%s: '%s' cannot be negative (%s)", tm__where(file, v), key,
+                             top ? "leave it out for no limit"
+                                 : "0 turns the pipeline's limit off for this stage");
+    if (!ok && bytes)
+        return tm__xasprintf("%s: '%s' must be a size in bytes such as 1000000, 500kB or "
+                             "10MiB%s%s%s", tm__where(file, v), key, val ? ", not '" : "",
+                             val ? val : "", val ? "'" : "");
+    if (!ok)
+        return tm__xasprintf("%s: '%s' must be a time per document in seconds (2, 0.5) or "
+                             "with a unit (250ms, 2s, 1m)%s%s%s", tm__where(file, v), key,
+                             val ? ", not '" : "", val ? val : "", val ? "'" : "");
+    if (top && (bytes ? b == 0 : t == 0))
+        return tm__xasprintf("%s: '%s: %s' at the top level limits nothing: leave it out (0 "
+                             "on a stage step turns the top level's limit off there)",
+                             tm__where(file, v), key, val);
+    if (bytes)
+        *bytes = b;
+    else
+        *seconds = t;
+    return NULL;
+}
 
 static char *unknown_key(const char *file, const tm_node *k, const char *const *valid, size_t n,
                          const char *what)
@@ -108,6 +180,29 @@ static char *parse_step(tm_pipeline *p, const tm_node *n, tm_role role, tm_step 
             return tm__xasprintf("%s: 'workers' applies to stages (sources and sinks run on "
                                  "one thread)", tm__where(file, wk));
     }
+    /* limits: the pipeline's for every stage, unless the step says otherwise */
+    if (role == TM_ROLE_STAGE) {
+        s->max_doc_bytes = p->max_doc_bytes;
+        s->time_budget = p->time_budget;
+    }
+    const tm_node *mb = tm__node_get(n, "max_doc_bytes"), *tb = tm__node_get(n, "time_budget");
+    for (int k = 0; k < 2; k++) {
+        const tm_node *v = k ? tb : mb;
+        if (!v)
+            continue;
+        if (role != TM_ROLE_STAGE)
+            return tm__xasprintf("%s: '%s' applies to stages (sources and sinks are not "
+                                 "limited per document)", tm__where(file, v),
+                                 k ? "time_budget" : "max_doc_bytes");
+        if ((e = want_limit(file, v, false, k ? NULL : &s->max_doc_bytes,
+                            k ? &s->time_budget : NULL)))
+            return e;
+    }
+    if (s->workers > 1 && s->time_budget > 0)
+        return tm__xasprintf("%s: 'workers: %d' cannot apply to a stage with a time_budget (it "
+                             "is given one document per call, on one thread); set "
+                             "'time_budget: 0' on this step to run it on threads",
+                             tm__where(file, wk), s->workers);
     const tm_node *with = tm__node_get(n, "with");
     if (with && !tm__node_is_null(with) && with->kind != TM_NODE_MAP)
         return tm__xasprintf("%s: 'with' must be a mapping of the plugin's options",
@@ -285,6 +380,12 @@ tm_pipeline *tm__pipeline_parse(const char *file, const tm_override *ov, size_t 
         goto fail;
     if ((v = tm__node_get(root, "workers")) && (e = want_workers(file, v, &p->workers)))
         goto fail;
+    if ((v = tm__node_get(root, "max_doc_bytes")) && !tm__node_is_null(v) &&
+        (e = want_limit(file, v, true, &p->max_doc_bytes, NULL)))
+        goto fail;
+    if ((v = tm__node_get(root, "time_budget")) && !tm__node_is_null(v) &&
+        (e = want_limit(file, v, true, NULL, &p->time_budget)))
+        goto fail;
     if ((v = tm__node_get(root, "rejects")) && !tm__node_is_null(v) &&
         (e = want_string(file, v, "rejects", &p->rejects)))
         goto fail;
@@ -377,13 +478,30 @@ tm_pipeline *tm__pipeline_parse(const char *file, const tm_override *ov, size_t 
     if ((e = name_steps(p)))
         goto fail;
     for (size_t i = 0; i < p->n_steps && !p->rejects; i++) {
-        if (p->steps[i].on_error != TM_ON_ERROR_REJECT)
+        const tm_step *s = &p->steps[i];
+        /* a limit rejects the documents over it, as on_error: reject does */
+        const char *limit = s->max_doc_bytes ? "max_doc_bytes" : s->time_budget ? "time_budget"
+                                                                                  : NULL;
+        if (s->on_error != TM_ON_ERROR_REJECT && !limit)
             continue;
-        if (!p->state_dir) {
+        if (!p->state_dir && s->on_error == TM_ON_ERROR_REJECT) {
             e = tm__xasprintf("%s:%d:%d: step '%s' has 'on_error: reject', but the pipeline "
                               "says nowhere to put rejects: add 'rejects: PATH' (or 'state: DIR', "
                               "which keeps them in DIR/rejects.jsonl)",
-                              file, p->steps[i].line, p->steps[i].col, p->steps[i].name);
+                              file, s->line, s->col, s->name);
+            goto fail;
+        }
+        if (!p->state_dir) {
+            /* point at the key that set the limit: the step's, else the top level's */
+            const tm_node *k = tm__node_get(stages->items[i - 1], limit);
+            bool own = k != NULL;
+            if (!k)
+                k = tm__node_get(root, limit);
+            e = tm__xasprintf("%s: '%s'%s%s%s rejects the documents over it, but the pipeline "
+                              "says nowhere to put rejects: add 'rejects: PATH' (or 'state: DIR', "
+                              "which keeps them in DIR/rejects.jsonl)",
+                              tm__where(file, k), limit, own ? " (stage '" : " (for every stage",
+                              own ? s->name : "", own ? "')" : ")");
             goto fail;
         }
         p->rejects = tm__xasprintf("%s/rejects.jsonl", p->state_dir);

@@ -143,20 +143,18 @@ static char *check_descriptor(const tm_plugin *d)
     return NULL;
 }
 
-/* Could a user other than this one (or root) have written st? A file or
- * directory is safe when it belongs to this user or root and no one else
- * may write it; a directory writable by all is safe with the sticky bit
- * (as /tmp), since then only an entry's owner may replace it. */
+/* Could any user at all have written st? A file or directory is safe when
+ * it belongs to this user or root and is not writable by others (the world);
+ * a directory writable by all is safe with the sticky bit (as /tmp), since
+ * then only an entry's owner may replace it. Group-writable trees are left
+ * alone: where each user has a group of their own (umask 002) they are the
+ * norm, and the group is someone's choice of whom to trust. */
 static const char *unsafe_mode(const struct stat *st, bool dir)
 {
     if (st->st_uid != 0 && st->st_uid != geteuid())
         return "is owned by another user";
-    if (dir && (st->st_mode & S_ISVTX))
-        return NULL;
-    if (st->st_mode & S_IWOTH)
+    if ((st->st_mode & S_IWOTH) && !(dir && (st->st_mode & S_ISVTX)))
         return "is writable by every user";
-    if (st->st_mode & S_IWGRP)
-        return "is writable by its group";
     return NULL;
 }
 

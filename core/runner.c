@@ -39,7 +39,8 @@ typedef struct run {
     tm_ctx rctx;       /* the rejects sink (pipeline's rejects_step), when there is one */
     void *rstate;
     bool rinited;
-    int64_t n_rejected, n_skipped; /* documents a stage failed on (on_error) */
+    int64_t n_rejected, n_skipped; /* documents a stage failed on (on_error) or a limit rejected */
+    int64_t n_over_limit;          /* of n_rejected: over max_doc_bytes or time_budget */
     double t0, last_progress;
     int exit_code;
 } run;
@@ -207,11 +208,75 @@ static void cannot_isolate(run *r, tm_ctx *c)
     r->exit_code = TM_EXIT_STAGE;
 }
 
-/* A stage with on_error: skip or reject failed on a batch: its documents go
- * through it again one at a time, from the copies taken before the call, so
- * that only the documents it fails on are skipped or rejected. The survivors
- * (and what the stage emits for them) end up in `out`. Frees `snap`. */
-static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out)
+/* A document a stage failed on, or one over a limit: skipped or written to
+ * the rejects file (which takes it), counted as dropped, and held against
+ * max_rejects (the run fails when there are too many). */
+static void fail_doc(run *r, tm_ctx *c, tm_doc *doc, const char *why, bool skip)
+{
+    tm__ctx_stat_add(&c->drops, &c->n_drops, skip ? "error" : "rejected", 1);
+    if (skip) {
+        r->n_skipped++;
+        tm__doc_free(doc);
+    } else {
+        r->n_rejected++;
+        if (reject(r, c, doc, why) < 0 && !r->exit_code)
+            r->exit_code = TM_EXIT_STAGE;
+    }
+    if (!r->exit_code && over_threshold(r, false)) {
+        tm__log(TM_LOG_ERROR, NULL, "%lld documents failed, more than max_rejects (%g): "
+                "the run fails", (long long)(r->n_rejected + r->n_skipped),
+                r->p->max_rejects);
+        r->exit_code = TM_EXIT_STAGE;
+    }
+}
+
+/* "250 ms", "3.2 s": a duration in messages (exact for a configured one). */
+static const char *duration(char *buf, size_t n, double s, bool exact)
+{
+    if (s < 1)
+        snprintf(buf, n, exact ? "%g ms" : "%.0f ms", s * 1e3);
+    else
+        snprintf(buf, n, exact ? "%g s" : "%.1f s", s);
+    return buf;
+}
+
+/* max_doc_bytes: documents whose text is longer leave the batch for the
+ * rejects file before the stage sees them. */
+static void reject_oversized(run *r, size_t i, tm_batch *b)
+{
+    tm_ctx *c = &r->ctx[i];
+    int64_t max = c->step->max_doc_bytes;
+    size_t kept = 0;
+    for (size_t k = 0; k < b->n; k++) {
+        tm_doc *d = b->docs[k];
+        if ((int64_t)d->text_len <= max || r->exit_code) {
+            b->docs[kept++] = d;
+            continue;
+        }
+        char *why = tm__xasprintf("document is %zu bytes, more than max_doc_bytes (%lld)",
+                                  d->text_len, (long long)max);
+        tm__log(TM_LOG_WARN, NULL, "stage '%s': document %s: %s; rejected, see the rejects "
+                "file", c->step->name, d->id, why);
+        tm__ctx_stat_add(&c->counters, &c->n_counters, "over_max_doc_bytes", 1);
+        r->n_over_limit++;
+        fail_doc(r, c, d, why, false);
+        free(why);
+    }
+    b->n = kept;
+}
+
+/* The documents of a batch go through a stage one at a time, each from a
+ * copy of the original taken before the call, so that a call can be undone
+ * and the original skipped or rejected; the survivors (and what the stage
+ * emits for them) end up in `out`. Frees `snap` and its documents. Used
+ *  - when a stage with on_error: skip or reject failed on a batch, to find
+ *    the documents it fails on (budget == 0);
+ *  - for every batch of a stage with a time_budget (budget > 0): each call
+ *    has a deadline (host->expired), and a document whose call runs over it
+ *    or gives up (TM_ETIMEDOUT) is rejected. A failure within the budget
+ *    follows on_error; with on_error: fail it is returned, for the caller to
+ *    report. */
+static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out, double budget)
 {
     tm_ctx *c = &r->ctx[i];
     const tm_plugin *d = c->step->plugin.desc;
@@ -229,18 +294,30 @@ static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out)
         c->error = NULL;
         c->batch = &one;
         double t = tm__now();
+        c->deadline = budget > 0 ? t + budget : 0;
         int prc = d->process(r->state[i], c, &one);
-        c->seconds += tm__now() - t;
+        double took = tm__now() - t;
+        c->seconds += took;
         c->batch = NULL;
-        if (prc < 0 && !undoable(c, &one)) {
-            cannot_isolate(r, c);
-            tm__ctx_settle(c, &one); /* the batch as the stage left it, then freed */
-            batch_free(&one);
-            tm__doc_free(orig);
-            rc = TM_ERR;
-            continue;
+        c->deadline = 0;
+        bool can_undo = undoable(c, &one);
+        bool over = budget > 0 && (took > budget || prc == TM_ETIMEDOUT);
+        char tb[32], tt[32];
+        if (over && !can_undo) {
+            /* the stage took documents to hold or handed held ones on: what
+             * it did stays done (a real failure follows on_error below) */
+            if (prc >= 0 || prc == TM_ETIMEDOUT) {
+                tm__log(TM_LOG_WARN, NULL, "stage '%s' took %s on document %s, more than "
+                        "time_budget (%s), but it holds documents back, so the call cannot "
+                        "be undone: the document goes on", c->step->name,
+                        duration(tt, sizeof tt, took, false), orig->id,
+                        duration(tb, sizeof tb, budget, true));
+                tm__ctx_stat_add(&c->counters, &c->n_counters, "over_time_budget_kept", 1);
+                prc = TM_OK;
+            }
+            over = false;
         }
-        if (prc >= 0) {
+        if (prc >= 0 && !over) {
             tm__ctx_settle(c, &one);
             out->docs = tm__xrealloc(out->docs, (out->n + one.n + 1) * sizeof *out->docs);
             memcpy(out->docs + out->n, one.docs, one.n * sizeof *one.docs);
@@ -249,32 +326,42 @@ static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out)
             tm__doc_free(orig);
             continue;
         }
+        if (over) {
+            undo_call(c, &one);
+            free(one.docs);
+            char *why = tm__xasprintf("took %s, more than time_budget (%s)",
+                                      duration(tt, sizeof tt, took, false),
+                                      duration(tb, sizeof tb, budget, true));
+            tm__log(TM_LOG_WARN, NULL, "stage '%s': document %s: %s%s%s; rejected, see the "
+                    "rejects file", c->step->name, orig->id, why,
+                    prc == TM_ETIMEDOUT ? ": " : "",
+                    prc == TM_ETIMEDOUT ? (c->error ? c->error : "it gave up") : "");
+            tm__ctx_stat_add(&c->counters, &c->n_counters, "over_time_budget", 1);
+            r->n_over_limit++;
+            fail_doc(r, c, orig, why, false);
+            free(why);
+            continue;
+        }
+        /* a failure (within the budget, if any) */
+        if (c->step->on_error == TM_ON_ERROR_FAIL || !can_undo) {
+            if (c->step->on_error != TM_ON_ERROR_FAIL)
+                cannot_isolate(r, c);
+            tm__ctx_settle(c, &one); /* the batch as the stage left it, then freed */
+            batch_free(&one);
+            tm__doc_free(orig);
+            rc = c->step->on_error == TM_ON_ERROR_FAIL ? prc : TM_ERR;
+            continue;
+        }
         undo_call(c, &one);
         free(one.docs);
         const char *why = c->error ? c->error : prc == TM_ENOMEM ? "out of memory" : "no reason given";
         bool skip = c->step->on_error == TM_ON_ERROR_SKIP;
         tm__log(TM_LOG_WARN, NULL, "stage '%s' failed on document %s: %s; %s", c->step->name,
                 orig->id, why, skip ? "skipped (on_error: skip)" : "rejected, see the rejects file");
-        tm__ctx_stat_add(&c->drops, &c->n_drops, skip ? "error" : "rejected", 1);
-        if (skip) {
-            r->n_skipped++;
-            tm__doc_free(orig);
-        } else {
-            r->n_rejected++;
-            rc = reject(r, c, orig, why);
-            if (rc < 0 && !r->exit_code)
-                r->exit_code = TM_EXIT_STAGE;
-        }
-        if (over_threshold(r, false)) {
-            tm__log(TM_LOG_ERROR, NULL, "%lld documents failed, more than max_rejects (%g): "
-                    "the run fails", (long long)(r->n_rejected + r->n_skipped),
-                    r->p->max_rejects);
-            r->exit_code = TM_EXIT_STAGE;
-            rc = TM_ERR;
-        }
+        fail_doc(r, c, orig, why, skip);
     }
     free(snap);
-    return rc;
+    return r->exit_code ? TM_ERR : rc;
 }
 
 /* ---- worker threads ----------------------------------------------------------- */
@@ -387,51 +474,76 @@ static int process_parallel(run *r, size_t i, tm_batch *b, int n)
     return rc;
 }
 
+/* One process() call on the whole batch (on threads for a reentrant stage).
+ * A stage allowed to fail per document (on_error) gets copies taken first,
+ * so that a failed batch can go through it again one document at a time.
+ * Returns the call's result; a failure already reported sets r->exit_code. */
+static int process_batch(run *r, size_t i, tm_batch *b)
+{
+    tm_ctx *c = &r->ctx[i];
+    const tm_plugin *d = c->step->plugin.desc;
+    tm_doc **snap = NULL;
+    size_t n_snap = b->n;
+    if (c->step->on_error != TM_ON_ERROR_FAIL) {
+        snap = tm__xcalloc(n_snap, sizeof *snap);
+        for (size_t k = 0; k < n_snap; k++)
+            snap[k] = &tm__doc_clone(b->docs[k])->pub;
+    }
+    int nw = b->n > 1 ? workers_of(r, c->step) : 1;
+    c->batch = b;
+    double t = tm__now();
+    int rc = nw > 1 ? process_parallel(r, i, b, nw) : d->process(r->state[i], c, b);
+    c->seconds += tm__now() - t;
+    c->batch = NULL;
+    if (d->role == TM_ROLE_SINK) {
+        /* every sink sees the same documents; they are freed after the last */
+        discard_pending(c);
+    } else if (rc < 0 && snap && !undoable(c, b)) {
+        tm__ctx_settle(c, b);
+        cannot_isolate(r, c);
+        rc = TM_OK; /* reported */
+    } else if (rc < 0 && snap) {
+        undo_call(c, b);
+        rc = isolate(r, i, snap, n_snap, b, 0);
+        snap = NULL;
+    } else {
+        tm__ctx_settle(c, b);
+    }
+    for (size_t k = 0; snap && k < n_snap; k++)
+        tm__doc_free(snap[k]);
+    free(snap);
+    return rc;
+}
+
 /* Pushes a batch through steps [from, n). Frees its documents. */
 static int push(run *r, tm_batch *b, size_t from)
 {
     for (size_t i = from; i < r->p->n_steps && b->n; i++) {
         tm_ctx *c = &r->ctx[i];
-        const tm_plugin *d = c->step->plugin.desc;
+        const tm_step *s = c->step;
         c->docs_in += (int64_t)b->n;
         for (size_t k = 0; k < b->n; k++)
             c->bytes_in += (int64_t)b->docs[k]->text_len;
-        /* a stage allowed to fail per document works on the batch as it is;
-         * copies taken first let it go through again one at a time */
-        tm_doc **snap = NULL;
-        size_t n_snap = b->n;
-        if (c->step->on_error != TM_ON_ERROR_FAIL) {
-            snap = tm__xcalloc(n_snap, sizeof *snap);
-            for (size_t k = 0; k < n_snap; k++)
-                snap[k] = &tm__doc_clone(b->docs[k])->pub;
+        /* limits (stages only): too long a text is rejected before the call */
+        if (s->max_doc_bytes > 0) {
+            reject_oversized(r, i, b);
+            if (r->exit_code || !b->n)
+                break;
         }
-        int nw = b->n > 1 ? workers_of(r, c->step) : 1;
-        c->batch = b;
-        double t = tm__now();
-        int rc = nw > 1 ? process_parallel(r, i, b, nw) : d->process(r->state[i], c, b);
-        c->seconds += tm__now() - t;
-        c->batch = NULL;
-        if (d->role == TM_ROLE_SINK) {
-            /* every sink sees the same documents; they are freed after the last */
-            discard_pending(c);
-        } else if (rc < 0 && snap && !undoable(c, b)) {
-            tm__ctx_settle(c, b);
-            cannot_isolate(r, c);
-            rc = TM_OK; /* reported */
-        } else if (rc < 0 && snap) {
-            undo_call(c, b);
-            rc = isolate(r, i, snap, n_snap, b);
-            snap = NULL;
-            if (rc < 0 || r->exit_code)
-                break; /* the reason is logged */
+        int rc;
+        if (s->time_budget > 0) {
+            /* one document per call, against the clock: the batch's documents
+             * are the originals, each call works on a copy */
+            tm_doc **docs = b->docs;
+            size_t n = b->n;
+            b->docs = NULL;
+            b->n = 0;
+            rc = isolate(r, i, docs, n, b, s->time_budget);
         } else {
-            tm__ctx_settle(c, b);
+            rc = process_batch(r, i, b);
         }
-        for (size_t k = 0; snap && k < n_snap; k++)
-            tm__doc_free(snap[k]);
-        free(snap);
         if (r->exit_code)
-            break;
+            break; /* the reason is logged */
         if (rc < 0) {
             report_failure(r, i, "while processing", rc);
             break;
@@ -439,7 +551,7 @@ static int push(run *r, tm_batch *b, size_t from)
         c->docs_out += (int64_t)b->n;
         for (size_t k = 0; k < b->n; k++)
             c->bytes_out += (int64_t)b->docs[k]->text_len;
-        if (d->role == TM_ROLE_SINK && i + 1 == r->p->n_steps)
+        if (s->role == TM_ROLE_SINK && i + 1 == r->p->n_steps)
             r->docs_written += (int64_t)b->n;
     }
     batch_free(b);
@@ -741,9 +853,10 @@ done:
     }
     if (!r.exit_code && !stopping && !(interrupted && !committing) &&
         r.n_rejected + r.n_skipped > 0) {
-        tm__log(TM_LOG_WARN, NULL, "%lld document%s failed in a stage: %lld rejected%s%s, %lld "
-                "skipped", (long long)(r.n_rejected + r.n_skipped),
-                r.n_rejected + r.n_skipped == 1 ? "" : "s", (long long)r.n_rejected,
+        tm__log(TM_LOG_WARN, NULL, "%lld document%s failed in a stage%s: %lld rejected%s%s, "
+                "%lld skipped", (long long)(r.n_rejected + r.n_skipped),
+                r.n_rejected + r.n_skipped == 1 ? "" : "s",
+                r.n_over_limit ? " or went over a limit" : "", (long long)r.n_rejected,
                 r.n_rejected ? " to " : "", r.n_rejected ? p->rejects : "", (long long)r.n_skipped);
         r.exit_code = TM_EXIT_REJECTS;
     }

@@ -109,7 +109,7 @@ stderr_has "stage 'model' (testplug) failed to start: the model file is missing"
 no_file "$out"
 pipeline "$work/p.yaml" "$seeds" "[{use: $TP/bad_major.so}]" "$out"
 expect 2 "plugin of another ABI major" -- "$TM" run "$work/p.yaml"
-stderr_has "built for plugin ABI 2.2, but this textmill has ABI 1.2"
+stderr_has "built for plugin ABI 2.3, but this textmill has ABI 1.3"
 
 # a stage that fails mid-run: no output, and an older output stays intact
 mkdir -p "$work/bad" && echo '{"kept": true}' >"$out"

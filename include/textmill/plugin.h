@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define TM_ABI_MAJOR 1
-#define TM_ABI_MINOR 2
+#define TM_ABI_MINOR 3
 
 /* Return codes. Errors are negative; a callback that fails should first
  * explain why with host->error(). */
@@ -55,7 +55,10 @@ enum {
     TM_ECONFIG = -2,      /* bad option value found in init (config error) */
     TM_EINPUT = -3,       /* unreadable or malformed input (input error) */
     TM_ENOMEM = -4,       /* out of memory */
-    TM_EINVAL = -5        /* a host function was called with bad arguments */
+    TM_EINVAL = -5,       /* a host function was called with bad arguments */
+    TM_ETIMEDOUT = -6     /* (ABI 1.3) a stage gave up on a document because
+                           * host->expired() said its time_budget is used up:
+                           * the document is rejected, the run goes on */
 };
 
 typedef enum { TM_ROLE_SOURCE = 1, TM_ROLE_STAGE = 2, TM_ROLE_SINK = 3 } tm_role;
@@ -312,6 +315,18 @@ typedef struct tm_host {
      * and cuts the file back to that length before it appends again. */
     const char *(*state_get)(tm_ctx *ctx, const char *key);
     int (*state_set)(tm_ctx *ctx, const char *key, const char *value);
+
+    /* ---- ABI 1.3: resource limits ---- */
+
+    /* 1 once the document being processed has used up its stage's
+     * `time_budget` (the pipeline's, or the step's), else 0; always 0 when
+     * the stage has no budget, outside process(), and for sources and sinks.
+     * A stage with a budget is given one document per process() call, so a
+     * long loop over one document can check this now and then (it costs a
+     * clock read) and give up with `return TM_ETIMEDOUT`: the host then
+     * undoes the call and rejects the document. A call that simply runs over
+     * is treated the same way once it returns (the host cannot stop it). */
+    int (*expired)(tm_ctx *ctx);
 } tm_host;
 
 /* True if the host table has `field` (a host of an older minor may not). */

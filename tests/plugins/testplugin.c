@@ -22,6 +22,10 @@ UNUSED static int init(tm_ctx *ctx, const tm_host *host, const void *cfg, void *
 #endif
 }
 
+#ifdef TP_HOLDS
+static tm_doc *held; /* one instance per test run */
+#endif
+
 UNUSED static int process(void *st, tm_ctx *ctx, tm_batch *b)
 {
     const tm_host *host = st;
@@ -39,6 +43,51 @@ UNUSED static int process(void *st, tm_ctx *ctx, tm_batch *b)
     for (size_t i = 0; i < b->n; i++)
         if (memmem(b->docs[i]->text, b->docs[i]->text_len, word, strlen(word)))
             return host->error(ctx, "document %s is poisoned", b->docs[i]->id);
+    return TM_OK;
+#elif defined(TP_SLOW_DOC)
+    /* for time_budget: marks every document, takes a second over one that
+     * holds the word SLOW, and fails on one that holds POISON */
+    for (size_t i = 0; i < b->n; i++) {
+        const tm_doc *d = b->docs[i];
+        host->meta_set(ctx, b->docs[i], "slow_stage_saw", TM_META_BOOL, "true", 4);
+        if (memmem(d->text, d->text_len, "POISON", 6))
+            return host->error(ctx, "document %s is poisoned", d->id);
+        if (memmem(d->text, d->text_len, "SLOW", 4))
+            usleep(1000 * 1000);
+    }
+    return TM_OK;
+#elif defined(TP_GIVES_UP)
+    /* for time_budget: over a document that holds SLOW, works until
+     * host->expired() says the budget is used up, then gives up (after 20 s
+     * at most, so that a host whose expired() never fires fails the test's
+     * timing instead of hanging) */
+    for (size_t i = 0; i < b->n; i++) {
+        const tm_doc *d = b->docs[i];
+        host->meta_set(ctx, b->docs[i], "gives_up_saw", TM_META_BOOL, "true", 4);
+        if (!memmem(d->text, d->text_len, "SLOW", 4))
+            continue;
+        for (int ms = 0; ms < 20000; ms++) {
+            if (host->expired(ctx)) {
+                host->error(ctx, "document %s: gave up after %d ms", d->id, ms);
+                return TM_ETIMEDOUT;
+            }
+            usleep(1000);
+        }
+    }
+    return TM_OK;
+#elif defined(TP_HOLDS)
+    /* holds each document back until the next call (or flush), as a stage
+     * with a window does, and takes 400 ms over one that holds SLOW: a call
+     * over its time_budget that cannot be undone */
+    for (size_t i = 0; i < b->n; i++) {
+        tm_doc *d = b->docs[i];
+        if (memmem(d->text, d->text_len, "SLOW", 4))
+            usleep(400 * 1000);
+        host->detach(ctx, d);
+        if (held)
+            host->emit_take(ctx, held, NULL);
+        held = d;
+    }
     return TM_OK;
 #elif defined(TP_SLOW_PROCESS)
     /* a slow stage, so that a test can signal a run between batches */
@@ -65,6 +114,16 @@ static int flush(void *st, tm_ctx *ctx)
     (void)st;
     (void)ctx;
     sleep(2);
+    return TM_OK;
+}
+#endif
+#ifdef TP_HOLDS
+static int flush(void *st, tm_ctx *ctx)
+{
+    const tm_host *host = st;
+    if (held)
+        host->emit_take(ctx, held, NULL);
+    held = NULL;
     return TM_OK;
 }
 #endif
@@ -111,7 +170,7 @@ TM_EXPORT const tm_plugin tm_plugin_descriptor = {
     .reads = reads,
     .init = init,
     .process = process,
-#ifdef TP_SLOW_FLUSH
+#if defined(TP_SLOW_FLUSH) || defined(TP_HOLDS)
     .flush = flush,
 #endif
 };
