@@ -1,7 +1,8 @@
 /*
  * Helpers shared by the jsonl source and sink: a byte buffer that either
  * grows or drains into a writer, JSON string escaping, UTF-8 checking and
- * repair, and a scanner over raw JSON text that cJSON has already accepted.
+ * repair, a scanner over raw JSON text that cJSON has already accepted, and
+ * a strict reader that lets the source do without cJSON for most lines.
  *
  * Both plugins link this file statically; every symbol here is hidden so
  * that the two shared objects export nothing but their descriptor.
@@ -42,6 +43,9 @@ typedef struct jio_buf {
 JIO_HIDDEN int jio_buf_init(jio_buf *b, const tm_host *host, size_t cap,
                             int (*drain)(jio_buf *), void *arg);
 JIO_HIDDEN void jio_buf_free(jio_buf *b);
+/* Makes room for n more bytes in a buffer without drain(); false (and
+ * `failed` set) when memory runs out. */
+JIO_HIDDEN bool jio_reserve(jio_buf *b, size_t n);
 /* Appends n bytes. */
 JIO_HIDDEN void jio_put(jio_buf *b, const void *s, size_t n);
 /* Appends a NUL-terminated string. */
@@ -115,5 +119,43 @@ typedef struct jio_iter {
 JIO_HIDDEN void jio_obj_begin(jio_iter *it, const char *p, const char *end);
 /* Sets the next member's raw value text; false after the last member. */
 JIO_HIDDEN bool jio_obj_next(jio_iter *it, const char **val, size_t *val_len);
+
+/* ---------------------------------------------------------------------------
+ * Strict reading without cJSON
+ *
+ * The source reads most lines without building a cJSON tree: it checks the
+ * line with the functions below and reads the members' raw text. They accept
+ * only JSON that cJSON accepts and reads the same way: strict numbers of at
+ * most 63 characters (cJSON's limit), the escapes of RFC 8259 with \u
+ * surrogates in pairs, at most JIO_MAX_DEPTH levels of nesting, white space
+ * being every byte up to 0x20 as in cJSON. Anything else (errors included)
+ * is refused, and the caller falls back to cJSON, which then decides and
+ * reports exactly as before.
+ */
+
+#define JIO_MAX_DEPTH 64
+
+typedef enum { JIO_STRING, JIO_NUMBER, JIO_TRUE, JIO_FALSE, JIO_NULL, JIO_OBJECT, JIO_ARRAY } jio_kind;
+
+/* One member of an object, as raw text. */
+typedef struct jio_member {
+    const char *key; /* inside the quotes, still escaped */
+    const char *val; /* the whole value as written (a string with its quotes) */
+    size_t key_n, val_n;
+    jio_kind kind;
+    bool key_esc, val_esc; /* the key, a string value, holds escapes */
+} jio_member;
+
+typedef struct jio_reader {
+    const char *p, *end;
+    bool started; /* a member has been read */
+} jio_reader;
+
+/* Starts reading the object at p (after white space); false if there is
+ * none. The caller then calls jio_read_member until it returns 0. */
+JIO_HIDDEN bool jio_read_begin(jio_reader *r, const char *p, const char *end);
+/* Reads and checks the next member: 1 with a member, 0 after the closing
+ * brace (r->p then points past it), -1 when refused. */
+JIO_HIDDEN int jio_read_member(jio_reader *r, jio_member *m);
 
 #endif /* TEXTMILL_JSONL_JSONIO_H */

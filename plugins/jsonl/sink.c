@@ -371,22 +371,33 @@ static void put_doc(state *s, tm_ctx *ctx, const tm_doc *d)
     jio_puts(b, ",\"text\":");
     jio_put_string(b, d->text, d->text_len);
     jio_puts(b, ",\"meta\":{");
+    /* one pass over the metadata finds the standard keys; the rest follow
+     * them in their own order */
+    const tm_meta *std[N_STD_META] = {0};
+    size_t n_std = 0;
+    for (size_t k = 0; k < d->n_meta; k++) {
+        const char *key = d->meta[k].key;
+        for (size_t i = 0; i < N_STD_META; i++)
+            if (key[0] == std_meta[i][0] && strcmp(key, std_meta[i]) == 0) {
+                if (!std[i]) {
+                    std[i] = &d->meta[k];
+                    n_std++;
+                }
+                break;
+            }
+    }
     for (size_t i = 0; i < N_STD_META; i++) {
         if (i)
             jio_putc(b, ',');
         jio_putc(b, '"');
         jio_puts(b, std_meta[i]);
         jio_puts(b, "\":");
-        const tm_meta *m = NULL;
-        for (size_t k = 0; k < d->n_meta && !m; k++)
-            if (strcmp(d->meta[k].key, std_meta[i]) == 0)
-                m = &d->meta[k];
-        if (m)
-            put_meta_value(b, m);
+        if (std[i])
+            put_meta_value(b, std[i]);
         else
             jio_puts(b, "null");
     }
-    for (size_t k = 0; k < d->n_meta; k++) {
+    for (size_t k = 0; k < d->n_meta && n_std < d->n_meta; k++) {
         const tm_meta *m = &d->meta[k];
         if (in_list(m->key, std_meta, N_STD_META))
             continue;

@@ -87,14 +87,22 @@ typedef struct state {
     ZSTD_DCtx *zd;
     size_t zd_hint; /* last ZSTD_decompressStream result: 0 = frame complete */
 
-    /* the current line, NUL-terminated, grown as needed */
+    /* a line that spans two chunks is gathered here, grown as needed */
     char *line;
     size_t line_len, line_cap;
+    /* the current line: in the chunk when it lies wholly there, else `line` */
+    const char *cur;
+    size_t cur_len;
 
     /* per-line scratch: raw value spans and a text buffer */
     span *spans;
     size_t spans_cap;
     jio_buf scratch;
+
+    /* per-line scratch of read_fast: the members and their decoded strings */
+    struct fmember *fm;
+    size_t fm_cap;
+    jio_buf strs;
 } state;
 
 static int init(tm_ctx *ctx, const tm_host *host, const void *cfg, void **out)
@@ -108,6 +116,7 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfg, void **out)
     s->cfg = cfg;
     s->fd = -1;
     jio_buf_init(&s->scratch, host, 0, NULL, NULL);
+    jio_buf_init(&s->strs, host, 0, NULL, NULL);
     *out = s;
     return TM_OK;
 }
@@ -369,9 +378,10 @@ static int line_append(state *s, const unsigned char *p, size_t n)
     return TM_OK;
 }
 
-/* Reads the next line (without its '\n') into s->line. Returns 1 with a
- * line, 0 at the end of the file, or a TM_E* code. A last line without a
- * newline still counts. */
+/* Reads the next line (without its '\n') into s->cur: in place when the
+ * chunk holds all of it, else gathered in s->line. Returns 1 with a line,
+ * 0 at the end of the file, or a TM_E* code. A last line without a newline
+ * still counts. */
 static int next_line(state *s, tm_ctx *ctx)
 {
     s->line_len = 0;
@@ -388,6 +398,12 @@ static int next_line(state *s, tm_ctx *ctx)
         size_t avail = s->chunk_len - s->chunk_pos;
         const unsigned char *nl = memchr(p, '\n', avail);
         size_t take = nl ? (size_t)(nl - p) : avail;
+        if (nl && !any) { /* the common case: no copy */
+            s->cur = (const char *)p;
+            s->cur_len = take;
+            s->chunk_pos += take + 1;
+            return 1;
+        }
         if (line_append(s, p, take) != TM_OK) {
             s->host->error(ctx, "%s:%zu: line too long to hold in memory", s->path,
                            s->lineno + 1);
@@ -401,6 +417,8 @@ static int next_line(state *s, tm_ctx *ctx)
     if (!any)
         return 0;
     s->line[s->line_len] = 0; /* line_append always leaves room, even for "" */
+    s->cur = s->line;
+    s->cur_len = s->line_len;
     return 1;
 }
 
@@ -442,16 +460,43 @@ static const char *valid_utf8(state *s, tm_ctx *ctx, const char *str, size_t n, 
     return b.data;
 }
 
+/* A field with an empty name is ignored, with a warning. */
+static bool empty_key(state *s, tm_ctx *ctx, const char *key)
+{
+    if (*key)
+        return false;
+    s->host->log(ctx, TM_LOG_WARN, "%s:%zu: a field with an empty name is ignored", s->path,
+                 s->lineno);
+    return true;
+}
+
+/* Sets meta `key` to a value of the given type, made valid UTF-8 first. */
+static int put_meta(state *s, tm_ctx *ctx, tm_doc *doc, const char *key, tm_meta_type type,
+                    const char *val, size_t len)
+{
+    const tm_host *h = s->host;
+    char *own_key = NULL, *own_val = NULL;
+    size_t key_n;
+    int rc = TM_ENOMEM;
+    const char *k = valid_utf8(s, ctx, key, strlen(key), &key_n, &own_key);
+    if (k && val && type != TM_META_NUMBER && type != TM_META_BOOL)
+        val = valid_utf8(s, ctx, val, len, &len, &own_val);
+    if (k && (val || type == TM_META_NULL)) {
+        rc = h->meta_set(ctx, doc, k, type, val, len);
+        if (rc < 0)
+            rc = line_error(s, ctx, "cannot set metadata \"%s\"", k);
+    }
+    h->free(own_key);
+    h->free(own_val);
+    return rc;
+}
+
 /* Sets meta `key` from the JSON value v, whose raw text is raw[0..raw_n). */
 static int set_meta(state *s, tm_ctx *ctx, tm_doc *doc, const char *key, const cJSON *v,
                     const char *raw, size_t raw_n)
 {
-    const tm_host *h = s->host;
-    if (!*key) {
-        h->log(ctx, TM_LOG_WARN, "%s:%zu: a field with an empty name is ignored", s->path,
-               s->lineno);
+    if (empty_key(s, ctx, key))
         return TM_OK;
-    }
     tm_meta_type type;
     const char *val = NULL;
     size_t len = 0;
@@ -487,20 +532,7 @@ static int set_meta(state *s, tm_ctx *ctx, tm_doc *doc, const char *key, const c
         val = printed;
         len = strlen(val);
     }
-
-    char *own_key = NULL, *own_val = NULL;
-    size_t key_n;
-    int rc = TM_ENOMEM;
-    const char *k = valid_utf8(s, ctx, key, strlen(key), &key_n, &own_key);
-    if (k && val && type != TM_META_NUMBER && type != TM_META_BOOL)
-        val = valid_utf8(s, ctx, val, len, &len, &own_val);
-    if (k && (val || type == TM_META_NULL)) {
-        rc = h->meta_set(ctx, doc, k, type, val, len);
-        if (rc < 0)
-            rc = line_error(s, ctx, "cannot set metadata \"%s\"", k);
-    }
-    h->free(own_key);
-    h->free(own_val);
+    int rc = put_meta(s, ctx, doc, key, type, val, len);
     cJSON_free(printed);
     return rc;
 }
@@ -635,6 +667,21 @@ typedef struct field {
     span raw;
 } field;
 
+/* Sets meta "file" to the input's path unless the line set it. */
+static int set_file(state *s, tm_ctx *ctx, tm_doc *doc)
+{
+    if (s->host->meta_get(doc, "file"))
+        return TM_OK;
+    char *own = NULL;
+    size_t n;
+    const char *p = valid_utf8(s, ctx, s->path, strlen(s->path), &n, &own);
+    int rc = p ? s->host->meta_set(ctx, doc, "file", TM_META_STRING, p, n) : TM_ENOMEM;
+    s->host->free(own);
+    if (rc < 0)
+        return rc == TM_ENOMEM ? rc : line_error(s, ctx, "cannot set metadata \"file\"");
+    return TM_OK;
+}
+
 /* Sets the document's metadata: the meta object's keys first, then the
  * other top-level fields the meta object does not have, then "file". */
 static int add_meta(state *s, tm_ctx *ctx, tm_doc *doc, const cJSON *root, const field *meta)
@@ -668,26 +715,33 @@ static int add_meta(state *s, tm_ctx *ctx, tm_doc *doc, const cJSON *root, const
         if ((rc = set_meta(s, ctx, doc, k, m, s->spans[i].p, s->spans[i].n)) != TM_OK)
             return rc;
     }
-    if (!s->host->meta_get(doc, "file")) {
-        char *own = NULL;
-        size_t n;
-        const char *p = valid_utf8(s, ctx, s->path, strlen(s->path), &n, &own);
-        rc = p ? s->host->meta_set(ctx, doc, "file", TM_META_STRING, p, n) : TM_ENOMEM;
-        s->host->free(own);
-        if (rc < 0)
-            return rc == TM_ENOMEM ? rc : line_error(s, ctx, "cannot set metadata \"file\"");
-    }
+    return set_file(s, ctx, doc);
+}
+
+/* The id of a line without one: FILE:LINE, in the scratch buffer. */
+static int line_id(state *s, const char **id, size_t *id_n)
+{
+    char num[40];
+    jio_buf *x = &s->scratch;
+    x->len = 0;
+    jio_puts(x, s->stem);
+    jio_put(x, num, (size_t)snprintf(num, sizeof num, ":%zu", s->lineno));
+    if (x->failed)
+        return TM_ENOMEM;
+    *id = x->data;
+    *id_n = x->len;
     return TM_OK;
 }
 
-/* Parses the current line into a document. *out stays NULL when the host's
+/* Parses the current line into a document with cJSON: the reference for
+ * every line read_fast refuses. *out stays NULL when the host's
  * invalid_utf8 policy rejected the text. */
 static int read_doc(state *s, tm_ctx *ctx, tm_doc **out)
 {
     const tm_host *h = s->host;
     const config *c = s->cfg;
-    const char *line = s->line;
-    size_t len = s->line_len;
+    const char *line = s->cur;
+    size_t len = s->cur_len;
     /* cJSON skips a byte order mark; skip it here too so that the raw
      * spans below start where cJSON's do */
     if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
@@ -754,17 +808,8 @@ static int read_doc(state *s, tm_ctx *ctx, tm_doc **out)
     size_t id_n;
     char num[40];
     if (!id.item || cJSON_IsNull(id.item)) {
-        jio_buf *x = &s->scratch;
-        x->len = 0;
-        jio_puts(x, s->stem);
-        id_n = (size_t)snprintf(num, sizeof num, ":%zu", s->lineno);
-        jio_put(x, num, id_n);
-        if (x->failed) {
-            rc = TM_ENOMEM;
+        if ((rc = line_id(s, &id_p, &id_n)) != TM_OK)
             goto done;
-        }
-        id_p = x->data;
-        id_n = x->len;
     } else if (cJSON_IsString(id.item)) {
         id_p = id.item->valuestring;
         id_n = strlen(id_p);
@@ -816,6 +861,260 @@ done:
     return rc;
 }
 
+/* ---- reading a line without cJSON ------------------------------------------------ */
+
+/* Most lines are plain objects of strings; read_fast reads those with the
+ * strict scanner of jsonio.c and no cJSON tree (which would copy every
+ * string, the text included). It refuses, before any side effect, every
+ * line it does not read exactly as read_doc would: malformed JSON, the
+ * forms jio_read_member leaves to cJSON, NULs in keys or in strings other
+ * than the text (cJSON's C strings end there), and the lines read_doc
+ * reports an error for (no text, an id of the wrong type). read_doc then
+ * reads the line and says what is wrong with it. Nested values (an object
+ * in meta, the annotations) still go through cJSON, from their own text. */
+#define REFUSED 1
+
+/* A member of the line or of its meta object. */
+typedef struct fmember {
+    jio_member m;
+    const char *key; /* decoded, NUL-terminated */
+    const char *str; /* a string value, decoded; str_n bytes */
+    size_t str_n;
+} fmember;
+
+static bool fm_room(state *s, size_t n)
+{
+    if (n < s->fm_cap)
+        return true;
+    size_t cap = s->fm_cap ? 2 * s->fm_cap : 32;
+    fmember *g = s->host->realloc(s->fm, cap * sizeof *g);
+    if (!g)
+        return false;
+    s->fm = g;
+    s->fm_cap = cap;
+    return true;
+}
+
+/* Decodes the string whose text, without its quotes, is raw[0..n) into
+ * s->strs, NUL-terminated. NULL when it holds a NUL (a byte or \u0000):
+ * cJSON's C string would end there, so read_doc must read the line. s->strs
+ * has room for the whole line, which the distinct strings of the line
+ * cannot exceed (each decodes to fewer bytes than its quotes and text);
+ * NULL too if that were ever wrong. */
+static const char *decode(state *s, const char *raw, size_t n, bool esc, size_t *out_n)
+{
+    jio_buf *b = &s->strs;
+    if (n + 1 > b->cap - b->len)
+        return NULL;
+    char *o = b->data + b->len;
+    size_t k = n;
+    if (esc)
+        k = jio_unescape(raw - 1, n + 2, o);
+    else
+        memcpy(o, raw, n);
+    if (memchr(o, 0, k))
+        return NULL;
+    o[k] = 0;
+    b->len += k + 1;
+    *out_n = k;
+    return o;
+}
+
+/* Decodes a member's key; false to refuse the line. */
+static bool decode_key(state *s, fmember *f)
+{
+    size_t n;
+    f->str = NULL;
+    return (f->key = decode(s, f->m.key, f->m.key_n, f->m.key_esc, &n)) != NULL;
+}
+
+/* Decodes a member's value if it is a string; false to refuse the line. */
+static bool decode_str(state *s, fmember *f)
+{
+    const jio_member *m = &f->m;
+    if (m->kind != JIO_STRING)
+        return true;
+    f->str = decode(s, m->val + 1, m->val_n - 2, m->val_esc, &f->str_n);
+    return f->str != NULL;
+}
+
+/* set_meta for a member read by read_fast. */
+static int set_meta_fast(state *s, tm_ctx *ctx, tm_doc *doc, const fmember *f)
+{
+    if (empty_key(s, ctx, f->key))
+        return TM_OK;
+    const jio_member *m = &f->m;
+    char *printed = NULL;
+    int rc;
+    switch (m->kind) {
+    case JIO_STRING: return put_meta(s, ctx, doc, f->key, TM_META_STRING, f->str, f->str_n);
+    case JIO_NUMBER: return put_meta(s, ctx, doc, f->key, TM_META_NUMBER, m->val, m->val_n);
+    case JIO_TRUE: return put_meta(s, ctx, doc, f->key, TM_META_BOOL, "true", 4);
+    case JIO_FALSE: return put_meta(s, ctx, doc, f->key, TM_META_BOOL, "false", 5);
+    case JIO_NULL: return put_meta(s, ctx, doc, f->key, TM_META_NULL, NULL, 0);
+    default: {
+        /* an object or array: cJSON prints it compact, as read_doc does */
+        cJSON *v = cJSON_ParseWithLength(m->val, m->val_n);
+        printed = v ? cJSON_PrintUnformatted(v) : NULL;
+        cJSON_Delete(v);
+        if (!printed)
+            return TM_ENOMEM;
+        rc = put_meta(s, ctx, doc, f->key, TM_META_JSON, printed, strlen(printed));
+        cJSON_free(printed);
+        return rc;
+    }
+    }
+}
+
+/* add_meta for read_fast: top[0..n) are the line's members, mo[0..nm) those
+ * of its meta object (mo NULL when the meta field is not an object). */
+static int add_meta_fast(state *s, tm_ctx *ctx, tm_doc *doc, const fmember *top, size_t n,
+                         const fmember *mo, size_t nm)
+{
+    const config *c = s->cfg;
+    int rc;
+    for (size_t i = 0; i < nm; i++)
+        if ((rc = set_meta_fast(s, ctx, doc, &mo[i])) != TM_OK)
+            return rc;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = top[i].key;
+        if (strcmp(k, c->id_field) == 0 || strcmp(k, c->text_field) == 0 ||
+            strcmp(k, "annotations") == 0)
+            continue;
+        if (strcmp(k, c->meta_field) == 0 &&
+            (top[i].m.kind == JIO_OBJECT || top[i].m.kind == JIO_NULL))
+            continue;
+        bool shadowed = false;
+        for (size_t j = 0; mo && j < nm && !shadowed; j++)
+            shadowed = strcmp(mo[j].key, k) == 0;
+        if (!shadowed && (rc = set_meta_fast(s, ctx, doc, &top[i])) != TM_OK)
+            return rc;
+    }
+    return set_file(s, ctx, doc);
+}
+
+/* Reads the current line into a document as read_doc does, or returns
+ * REFUSED (having done nothing) for read_doc to read it. */
+static int read_fast(state *s, tm_ctx *ctx, tm_doc **out)
+{
+    const tm_host *h = s->host;
+    const config *c = s->cfg;
+    const char *line = s->cur;
+    size_t len = s->cur_len;
+    if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+        line += 3;
+        len -= 3;
+    }
+    const char *end = line + len;
+
+    /* the members of the line, checked */
+    jio_reader r;
+    if (!jio_read_begin(&r, line, end))
+        return REFUSED;
+    size_t n = 0;
+    for (;;) {
+        if (!fm_room(s, n))
+            return TM_ENOMEM;
+        int k = jio_read_member(&r, &s->fm[n].m);
+        if (k < 0)
+            return REFUSED;
+        if (k == 0)
+            break;
+        n++;
+    }
+    const char *p = r.p;
+    while (p < end && (unsigned char)*p <= 0x20)
+        p++;
+    if (p < end)
+        return REFUSED; /* text after the value */
+
+    /* the first member of each name, as cJSON's lookups find it */
+    jio_buf *b = &s->strs;
+    b->len = 0;
+    if (!jio_reserve(b, len + 1))
+        return TM_ENOMEM;
+    const char *names[] = {c->id_field, c->text_field, c->meta_field, "annotations"};
+    size_t t[4] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    for (size_t i = 0; i < n; i++) {
+        if (!decode_key(s, &s->fm[i]))
+            return REFUSED;
+        for (size_t k = 0; k < 4; k++)
+            if (t[k] == SIZE_MAX && strcmp(s->fm[i].key, names[k]) == 0)
+                t[k] = i;
+    }
+    size_t id = t[0], text = t[1], meta = t[2], ann = t[3];
+    if (text == SIZE_MAX || s->fm[text].m.kind != JIO_STRING)
+        return REFUSED; /* read_doc reports it */
+    if (id != SIZE_MAX && s->fm[id].m.kind != JIO_STRING && s->fm[id].m.kind != JIO_NUMBER &&
+        s->fm[id].m.kind != JIO_NULL)
+        return REFUSED;
+    for (size_t i = 0; i < n; i++) /* not the text (unless also the id): it goes to the doc */
+        if ((i != text || i == id) && !decode_str(s, &s->fm[i]))
+            return REFUSED;
+    size_t nm = 0;
+    bool has_mo = meta != SIZE_MAX && s->fm[meta].m.kind == JIO_OBJECT;
+    if (has_mo) {
+        jio_reader mr;
+        const jio_member *mv = &s->fm[meta].m;
+        if (!jio_read_begin(&mr, mv->val, mv->val + mv->val_n))
+            return REFUSED;
+        for (;;) {
+            if (!fm_room(s, n + nm))
+                return TM_ENOMEM;
+            fmember *f = &s->fm[n + nm];
+            int k = jio_read_member(&mr, &f->m);
+            if (k < 0 || (k > 0 && !(decode_key(s, f) && decode_str(s, f))))
+                return REFUSED;
+            if (k == 0)
+                break;
+            nm++;
+        }
+    }
+
+    /* from here on, as read_doc: the id, the text, the document */
+    const fmember *fm = s->fm;
+    const char *id_p;
+    size_t id_n;
+    int rc;
+    if (id == SIZE_MAX || fm[id].m.kind == JIO_NULL) {
+        if ((rc = line_id(s, &id_p, &id_n)) != TM_OK)
+            return rc;
+    } else if (fm[id].m.kind == JIO_STRING) {
+        id_p = fm[id].str;
+        id_n = fm[id].str_n;
+    } else {
+        id_p = fm[id].m.val; /* a number as written */
+        id_n = fm[id].m.val_n;
+    }
+    const jio_member *tv = &fm[text].m;
+    char *buf = h->alloc(tv->val_n + 1);
+    if (!buf)
+        return TM_ENOMEM;
+    size_t text_n = jio_unescape(tv->val, tv->val_n, buf);
+    tm_doc *doc = h->doc_new_take(ctx, id_p, id_n, buf, text_n);
+    if (!doc)
+        return TM_OK; /* rejected by the invalid_utf8 policy; the host said why */
+
+    rc = add_meta_fast(s, ctx, doc, fm, n, has_mo ? fm + n : NULL, nm);
+    if (rc == TM_OK && ann != SIZE_MAX) {
+        const jio_member *a = &fm[ann].m;
+        const char *q = a->val + 1;
+        while (a->kind == JIO_ARRAY && (unsigned char)*q <= 0x20)
+            q++;
+        /* null and [] add nothing; anything else is read as read_doc does */
+        if (a->kind != JIO_NULL && !(a->kind == JIO_ARRAY && *q == ']')) {
+            cJSON *arr = cJSON_ParseWithLength(a->val, a->val_n);
+            rc = arr ? add_annotations(s, ctx, doc, arr) : TM_ENOMEM;
+            cJSON_Delete(arr);
+        }
+    }
+    if (rc != TM_OK)
+        h->doc_free(doc);
+    else
+        *out = doc;
+    return rc;
+}
+
 /* ---- the callbacks --------------------------------------------------------------- */
 
 static int process(void *st, tm_ctx *ctx, tm_batch *batch)
@@ -849,10 +1148,12 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
             continue;
         }
         s->lineno++;
-        if (is_blank(s->line, s->line_len))
+        if (is_blank(s->cur, s->cur_len))
             continue;
         tm_doc *doc = NULL;
-        rc = read_doc(s, ctx, &doc);
+        rc = read_fast(s, ctx, &doc);
+        if (rc == REFUSED)
+            rc = read_doc(s, ctx, &doc);
         if (rc != TM_OK)
             return rc;
         if (!doc)
@@ -883,6 +1184,8 @@ static void fini(void *st)
     h->free(s->line);
     h->free(s->spans);
     jio_buf_free(&s->scratch);
+    h->free(s->fm);
+    jio_buf_free(&s->strs);
     h->free(s);
 }
 
