@@ -339,13 +339,14 @@ static const char *skip_string(const char *p, const char *end)
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-bool jio_is_number(const char *s, size_t n)
+/* The end of the JSON number (RFC 8259's grammar) that starts at p, or
+ * NULL when there is none. */
+static const char *number_end(const char *p, const char *end)
 {
-    const char *p = s, *end = s + n;
     if (p < end && *p == '-')
         p++;
     if (p == end || !is_digit(*p))
-        return false;
+        return NULL;
     if (*p == '0')
         p++;
     else
@@ -353,7 +354,7 @@ bool jio_is_number(const char *s, size_t n)
             p++;
     if (p < end && *p == '.') {
         if (++p == end || !is_digit(*p))
-            return false;
+            return NULL;
         while (p < end && is_digit(*p))
             p++;
     }
@@ -362,12 +363,14 @@ bool jio_is_number(const char *s, size_t n)
         if (p < end && (*p == '+' || *p == '-'))
             p++;
         if (p == end || !is_digit(*p))
-            return false;
+            return NULL;
         while (p < end && is_digit(*p))
             p++;
     }
-    return p == end;
+    return p;
 }
+
+bool jio_is_number(const char *s, size_t n) { return number_end(s, s + n) == s + n; }
 
 const char *jio_skip_value(const char *p, const char *end)
 {
@@ -610,32 +613,8 @@ static const char *check_string(const char *p, const char *end, bool *esc)
  * most that many into strtod and fails on the rest. */
 static const char *check_number(const char *p, const char *end)
 {
-    const char *start = p;
-    if (p < end && *p == '-')
-        p++;
-    if (p == end || !is_digit(*p))
-        return NULL;
-    if (*p == '0')
-        p++;
-    else
-        while (p < end && is_digit(*p))
-            p++;
-    if (p < end && *p == '.') {
-        if (++p == end || !is_digit(*p))
-            return NULL;
-        while (p < end && is_digit(*p))
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p == end || !is_digit(*p))
-            return NULL;
-        while (p < end && is_digit(*p))
-            p++;
-    }
-    return p - start <= 63 ? p : NULL;
+    const char *e = number_end(p, end);
+    return e && e - p <= 63 ? e : NULL;
 }
 
 static const char *check_literal(const char *p, const char *end, const char *lit)

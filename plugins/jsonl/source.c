@@ -733,6 +733,18 @@ static int line_id(state *s, const char **id, size_t *id_n)
     return TM_OK;
 }
 
+/* The current line without a byte order mark: cJSON skips one, and the
+ * raw spans both readers take must start where cJSON's do. */
+static const char *current_line(const state *s, size_t *len)
+{
+    *len = s->cur_len;
+    if (*len >= 3 && memcmp(s->cur, "\xEF\xBB\xBF", 3) == 0) {
+        *len -= 3;
+        return s->cur + 3;
+    }
+    return s->cur;
+}
+
 /* Parses the current line into a document with cJSON: the reference for
  * every line read_fast refuses. *out stays NULL when the host's
  * invalid_utf8 policy rejected the text. */
@@ -740,14 +752,8 @@ static int read_doc(state *s, tm_ctx *ctx, tm_doc **out)
 {
     const tm_host *h = s->host;
     const config *c = s->cfg;
-    const char *line = s->cur;
-    size_t len = s->cur_len;
-    /* cJSON skips a byte order mark; skip it here too so that the raw
-     * spans below start where cJSON's do */
-    if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-        line += 3;
-        len -= 3;
-    }
+    size_t len;
+    const char *line = current_line(s, &len);
     const char *end = line + len, *stop = NULL;
     /* with an explicit length: the line may hold NUL bytes; stop reports
      * where parsing failed (thread-safe, unlike cJSON_GetErrorPtr) */
@@ -999,12 +1005,8 @@ static int read_fast(state *s, tm_ctx *ctx, tm_doc **out)
 {
     const tm_host *h = s->host;
     const config *c = s->cfg;
-    const char *line = s->cur;
-    size_t len = s->cur_len;
-    if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-        line += 3;
-        len -= 3;
-    }
+    size_t len;
+    const char *line = current_line(s, &len);
     const char *end = line + len;
 
     /* the members of the line, checked */
