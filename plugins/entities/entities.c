@@ -124,8 +124,8 @@ static const char *country_of(void *ud, const char *w, size_t n)
     int slot = e ? country_slot(e->country) : -1;
     if (slot < 0)
         return NULL;
-    bool nationality = !strcmp(e->type, "MISC");
-    bool country = !strcmp(e->type, "LOC") && e->is_country;
+    bool nationality = e->type_ix == T_MISC;
+    bool country = e->type_ix == T_LOC && e->is_country;
     return nationality || country ? s->countries[slot] : NULL;
 }
 
@@ -372,7 +372,20 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
     size_t nm = 0, maxw = gz_max_words(s->gz);
     char *buf = NULL;
     size_t buf_cap = 0;
+    /* the table is bigger than the caches: the first probe of the candidates
+     * up to AHEAD tokens on is fetched early (ahead: the next not fetched) */
+    enum { AHEAD = 8 };
+    size_t ahead = 0;
     for (size_t i = 0; i < n && nm < cap;) {
+        for (; ahead < n && ahead <= i + AHEAD; ahead++) {
+            const char *w = t + tk[ahead].start;
+            size_t wl = tk[ahead].end - tk[ahead].start;
+            char key[128];
+            if (wordlike(w, wl) && capitalised(w, wl) && wl * 4 + 8 <= sizeof key) {
+                bool space = true;
+                gz_prefetch(s->gz, key, fold_trimmed(key, fold_append(w, wl, key, 0, &space)));
+            }
+        }
         if (!wordlike(t + tk[i].start, tk[i].end - tk[i].start) ||
             !capitalised(t + tk[i].start, tk[i].end - tk[i].start)) {
             i++;
@@ -380,20 +393,26 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
         }
         size_t best_j = 0;
         const gz_entry *best = NULL;
+        /* the candidate's folded text grows a token at a time (fold_append):
+         * buf[0, o) is the fold of t[a, folded) */
+        size_t a = tk[i].start, folded = a, o = 0;
+        bool space = true;
         for (size_t j = i, words = 0; j < n && words < maxw * 2 + 1; j++, words++) {
-            size_t a = tk[i].start, b = tk[j].end;
+            size_t b = tk[j].end;
             if (b - a > 200)
                 break;
             if (!wordlike(t + tk[j].start, tk[j].end - tk[j].start))
                 continue; /* a name does not end with punctuation */
             if (4 * (b - a) + 8 > buf_cap) {
-                buf_cap = 4 * (b - a) + 8;
+                buf_cap = 4 * (b - a) + 8 < 1024 ? 1024 : 4 * (b - a) + 8;
                 char *g = realloc(buf, buf_cap);
                 if (!g)
                     break;
                 buf = g;
             }
-            size_t kl = fold_name(t + a, b - a, buf);
+            o = fold_append(t + folded, b - folded, buf, o, &space);
+            folded = b;
+            size_t kl = fold_trimmed(buf, o);
             bool longer = false;
             const gz_entry *e = gz_probe(s->gz, buf, kl, &longer);
             /* no key goes on from here past a space: stop extending (inside a
@@ -405,7 +424,7 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
             if (e && j == i && s->common && e->priority < s->n_base && all_ascii(t + a, b - a) &&
                 gz_lookup(s->common, buf, kl) && !capitals_among_words(t, tk, n, i))
                 e = NULL;
-            if (e && (!e->ambiguous || j > i) && type_index(e->type) >= 0) {
+            if (e && (!e->ambiguous || j > i) && e->type_ix >= 0) {
                 best = e;
                 best_j = j;
             }
@@ -413,7 +432,7 @@ static size_t gaz_matches(state *s, const char *t, const ner_tok *tk, size_t n, 
                 break;
         }
         if (best) {
-            m[nm++] = (mention){tk[i].start, tk[best_j].end, type_index(best->type), 1.0, best, NULL, true};
+            m[nm++] = (mention){tk[i].start, tk[best_j].end, best->type_ix, 1.0, best, NULL, true};
             i = best_j + 1;
         } else {
             i++;
@@ -433,9 +452,9 @@ static unsigned lexicon(void *ud, const char *w, size_t n)
     size_t kl = fold_name(w, n, key);
     const gz_entry *e = gz_lookup(s->gz, key, kl);
     unsigned bits = 0;
-    if (e && !strcmp(e->type, "MISC"))
+    if (e && e->type_ix == T_MISC)
         bits |= PAT_NATIONALITY;
-    if (e && !strcmp(e->type, "LOC"))
+    if (e && e->type_ix == T_LOC)
         bits |= PAT_PLACE;
     if ((e && e->ambiguous) || (s->common && gz_lookup(s->common, key, kl)))
         bits |= PAT_COMMON;
@@ -512,7 +531,7 @@ static char *plain_canonical(const char *t, size_t n)
     return o;
 }
 
-static bool is_alnum_at(const char *t, size_t len, size_t i)
+static inline bool is_alnum_at(const char *t, size_t len, size_t i)
 {
     unsigned char c = (unsigned char)t[i];
     if (i >= len)
@@ -553,6 +572,123 @@ static bool marked(const uint8_t *bits, size_t a, size_t b)
     return false;
 }
 
+/* Where names that start with a letter or digit can be printed, found in
+ * one pass over the text instead of a search of the whole text per name:
+ * the word starts (in is_alnum_at's sense) whose first three bytes are
+ * those of one of the names (keys, sorted), grouped by key and in text
+ * order within a group (pos[off[k], off[k + 1]) for keys[k]). */
+typedef struct name_places {
+    uint32_t *keys, *pos;
+    size_t nk, *off;
+} name_places;
+
+static uint32_t first3(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] << 16 | (uint32_t)u[1] << 8 | u[2];
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The index of key in pl->keys, or pl->nk. */
+static size_t place_key(const name_places *pl, uint32_t key)
+{
+    size_t lo = 0, hi = pl->nk;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (pl->keys[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < pl->nk && pl->keys[lo] == key ? lo : pl->nk;
+}
+
+static void places_free(name_places *pl)
+{
+    free(pl->keys), free(pl->pos), free(pl->off);
+}
+
+/* The places of the names m[r[q].k], q < nr; 0, or -1 when out of memory. */
+static int find_places(name_places *pl, const char *t, size_t len, const mention *m,
+                       const name_ref *r, size_t nr)
+{
+    *pl = (name_places){0};
+    size_t nk = 0, slots = 64;
+    while (slots < 2 * nr)
+        slots *= 2;
+    pl->keys = malloc(nr * sizeof *pl->keys);
+    uint32_t *tab = calloc(slots, sizeof *tab); /* first3 | 1 << 24, 0: empty */
+    uint32_t *hit = malloc((len / 2 + 1) * sizeof *hit); /* word starts that begin a name */
+    if (!pl->keys || !tab || !hit)
+        goto fail;
+    for (size_t q = 0; q < nr; q++)
+        if (is_alnum_at(t, len, m[r[q].k].start))
+            pl->keys[nk++] = first3(t + m[r[q].k].start);
+    qsort(pl->keys, nk, sizeof *pl->keys, cmp_u32);
+    size_t u = 0;
+    for (size_t k = 0; k < nk; k++)
+        if (!u || pl->keys[k] != pl->keys[u - 1])
+            pl->keys[u++] = pl->keys[k];
+    pl->nk = nk = u;
+    for (size_t k = 0; k < nk; k++) {
+        size_t j = (pl->keys[k] * 0x9E3779B1u) >> 7 & (slots - 1);
+        while (tab[j])
+            j = (j + 1) & (slots - 1);
+        tab[j] = pl->keys[k] | 1u << 24;
+    }
+    /* the names' first bytes (alphanumeric ones): most bytes of the text
+     * are none of them, and are passed over at once */
+    bool first[256] = {false};
+    for (size_t k = 0; k < nk; k++)
+        first[pl->keys[k] >> 16] = true;
+    size_t nh = 0;
+    for (size_t p = 0; p + 3 <= len; p++) {
+        if (!first[(unsigned char)t[p]] || (p > 0 && is_alnum_at(t, len, p - 1)))
+            continue; /* not a word start that begins a name */
+        uint32_t key = first3(t + p);
+        size_t j = (key * 0x9E3779B1u) >> 7 & (slots - 1);
+        while (tab[j] && tab[j] != (key | 1u << 24))
+            j = (j + 1) & (slots - 1);
+        if (tab[j])
+            hit[nh++] = (uint32_t)p;
+    }
+    /* grouped by key, in text order: a counting sort */
+    pl->off = calloc(nk + 1, sizeof *pl->off);
+    pl->pos = malloc((nh ? nh : 1) * sizeof *pl->pos);
+    if (!pl->off || !pl->pos)
+        goto fail;
+    for (size_t h = 0; h < nh; h++)
+        pl->off[place_key(pl, first3(t + hit[h]))]++;
+    for (size_t k = 1; k < nk; k++)
+        pl->off[k] += pl->off[k - 1]; /* off[k]: the end of group k */
+    pl->off[nk] = nh;
+    for (size_t h = nh; h-- > 0;) /* backwards: each group fills from its end to its start */
+        pl->pos[--pl->off[place_key(pl, first3(t + hit[h]))]] = hit[h];
+    free(tab), free(hit);
+    return 0;
+fail:
+    free(tab), free(hit);
+    places_free(pl);
+    return -1;
+}
+
+/* The next of pos[*from, to) where name[0, n) is printed, or NULL. */
+static const char *next_place(const char *t, size_t len, const name_places *pl, size_t *from,
+                              size_t to, const char *name, size_t n)
+{
+    while (*from < to) {
+        size_t a = pl->pos[(*from)++];
+        if (a + n <= len && !memcmp(t + a, name, n))
+            return t + a;
+    }
+    return NULL;
+}
+
 static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t nm, size_t cap)
 {
     size_t base = nm, nr = 0;
@@ -574,6 +710,8 @@ static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t 
     }
     /* the mentions of each name together, in text order */
     qsort(r, nr, sizeof *r, cmp_name_ref);
+    name_places pl;
+    bool indexed = nr && find_places(&pl, t, len, m, r, nr) == 0;
     for (size_t g = 0; g < nr;) {
         size_t e = g + 1;
         while (e < nr && r[e].hash == r[g].hash)
@@ -607,7 +745,16 @@ static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t 
             if (!x->from_gaz && x->end - x->start == ml && !memcmp(t + x->start, t + m[k0].start, ml))
                 x->type = type;
         }
-        for (const char *p = t; nm < cap && (p = memmem(p, len - (size_t)(p - t), t + m[src].start, ml));
+        /* every place the name is printed: from the index for a name that
+         * starts a word, else by searching the text */
+        const char *name = t + m[src].start;
+        bool word = indexed && is_alnum_at(t, len, m[src].start);
+        size_t key = word ? place_key(&pl, first3(name)) : SIZE_MAX;
+        bool by_index = word && key < pl.nk;
+        size_t from = by_index ? pl.off[key] : 0, to = by_index ? pl.off[key + 1] : 0;
+        for (const char *p = t;
+             nm < cap && (p = by_index ? next_place(t, len, &pl, &from, to, name, ml)
+                                       : memmem(p, len - (size_t)(p - t), name, ml));
              p++) {
             size_t a = (size_t)(p - t), b = a + ml;
             if ((a > 0 && is_alnum_at(t, len, a - 1)) || is_alnum_at(t, len, b) || marked(covered, a, b))
@@ -621,6 +768,8 @@ static size_t propagate(state *s, const char *t, size_t len, mention *m, size_t 
     }
     free(r);
     free(covered);
+    if (indexed)
+        places_free(&pl);
     return nm;
 }
 
@@ -754,6 +903,8 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
     const config *c = s->cfg;
     ner_toks toks = {0};
     ner_work *w = s->model ? ner_work_new() : NULL;
+    if (w)
+        ner_work_conf_for_names(w); /* conf is read for names only (ner_entities_ex) */
     fuzzy_memory memo = {0};
     int rc = TM_OK;
     for (size_t di = 0; di < b->n && rc == TM_OK; di++) {
@@ -831,7 +982,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
                 continue;
             size_t kl = fold_name(t + m[k].start, len, key);
             const gz_entry *e = gz_lookup(s->gz, key, kl);
-            if (e && type_index(e->type) == m[k].type) {
+            if (e && e->type_ix == m[k].type) {
                 m[k].entry = e;
                 continue;
             }

@@ -38,12 +38,25 @@ struct gazetteer {
      * the first fuzzy lookup after a change */
     uint32_t *by_shape;
     size_t n_by_shape;
+    /* by_shape's keys in one array, so that a fuzzy lookup neither chases
+     * pointers nor measures keys (fz_build) */
+    struct fz_key *fz;
+    /* a blocked Bloom filter of the keys' hashes, small enough to stay in
+     * the cache: most words of a text are no key, and it answers so without
+     * a cache miss in the big slot table (NULL: none; filter_build) */
+    uint64_t *filter;
+    size_t filter_mask;
     /* loaded from an image (gz_from_image): slots, keys, by_shape and the
      * entries' strings live in it, and it is read-only */
     const void *image;
     void *map;
     size_t map_len;
 };
+
+typedef struct fz_key {
+    uint64_t shape; /* fz_shape(): the index's order as one number */
+    uint64_t bytes; /* bit b & 63 for each byte b of the key */
+} fz_key;
 
 gazetteer *gz_new(void) { return calloc(1, sizeof(gazetteer)); }
 
@@ -53,6 +66,7 @@ void gz_free(gazetteer *g)
         return;
     if (g->image) {
         free(g->entries);
+        free(g->filter);
         if (g->map)
             munmap(g->map, g->map_len);
         free(g);
@@ -67,6 +81,8 @@ void gz_free(gazetteer *g)
     free(g->slots);
     free(g->keys);
     free(g->by_shape);
+    free(g->fz);
+    free(g->filter);
     free(g);
 }
 
@@ -175,6 +191,15 @@ static int add_key(gazetteer *g, const char *name, uint32_t entry)
     return rc;
 }
 
+static int type_ix(const char *t)
+{
+    static const char *const names[] = {"PER", "ORG", "LOC", "MISC"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(t, names[i]))
+            return i;
+    return -1;
+}
+
 int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id,
            const char *aliases, uint32_t population, unsigned flags, uint8_t priority,
            const char *country)
@@ -201,6 +226,9 @@ int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id
     e->country[1] = country ? country[1] : 0;
     if (!e->canonical || !e->type)
         return -1;
+    e->type_ix = (int8_t)type_ix(e->type);
+    free(g->filter); /* it would not know the new keys: none until gz_prepare */
+    g->filter = NULL;
     uint32_t idx = (uint32_t)g->n++;
     if (add_key(g, canonical, idx) != 0)
         return -1;
@@ -217,10 +245,50 @@ int gz_add(gazetteer *g, const char *canonical, const char *type, const char *id
     return 0;
 }
 
+/* Three bits of one 64-bit word per key, from hash bits that the slot
+ * index (the low bits) does not use. */
+static uint64_t filter_bits(uint64_t h)
+{
+    return 1ull << (h >> 58) | 1ull << (h >> 52 & 63) | 1ull << (h >> 46 & 63);
+}
+
+static uint64_t *filter_word(const gazetteer *g, uint64_t h)
+{
+    return &g->filter[(h >> 24) & g->filter_mask];
+}
+
+/* About 8 bits a key (one word per 8 keys). */
+static int filter_build(gazetteer *g)
+{
+    size_t words = 64;
+    while (words * 8 < g->used)
+        words *= 2;
+    free(g->filter);
+    g->filter = calloc(words, sizeof *g->filter);
+    if (!g->filter)
+        return -1;
+    g->filter_mask = words - 1;
+    for (size_t i = 0; i < g->slot_cap; i++)
+        if (g->slots[i].hash)
+            *filter_word(g, g->slots[i].hash) |= filter_bits(g->slots[i].hash);
+    return 0;
+}
+
 const gz_entry *gz_lookup(const gazetteer *g, const char *key, size_t len)
 {
     bool longer;
     return gz_probe(g, key, len, &longer);
+}
+
+void gz_prefetch(const gazetteer *g, const char *key, size_t len)
+{
+    if (!g->slot_cap || !len)
+        return;
+    uint64_t h = XXH3_64bits(key, len);
+    h = h ? h : 1;
+    if (g->filter)
+        __builtin_prefetch(filter_word(g, h));
+    __builtin_prefetch(&g->slots[(size_t)h & (g->slot_cap - 1)]);
 }
 
 const gz_entry *gz_probe(const gazetteer *g, const char *key, size_t len, bool *longer)
@@ -229,7 +297,10 @@ const gz_entry *gz_probe(const gazetteer *g, const char *key, size_t len, bool *
     if (!g->slot_cap || !len)
         return NULL;
     uint64_t h = XXH3_64bits(key, len);
-    key_slot *s = find(g, key, len, h ? h : 1);
+    h = h ? h : 1;
+    if (g->filter && (*filter_word(g, h) & filter_bits(h)) != filter_bits(h))
+        return NULL;
+    key_slot *s = find(g, key, len, h);
     if (!s->hash)
         return NULL;
     *longer = (s->entry & PREFIX) != 0;
@@ -249,6 +320,41 @@ static size_t words_of(const char *k)
     for (; *k; k++)
         w += *k == ' ';
     return w;
+}
+
+/* The fuzzy index's order (type, first byte, number of words, length) as
+ * one number. Words are counted up to 2^22 - 1 (a longer key sorts last,
+ * and a lookup of that many words finds nothing). */
+static uint64_t fz_shape(int type, unsigned char c, size_t words, size_t len)
+{
+    const size_t max_words = ((size_t)1 << 22) - 1;
+    return (uint64_t)type << 62 | (uint64_t)c << 54 |
+           (uint64_t)(words < max_words ? words : max_words) << 32 | (len < UINT32_MAX ? len : UINT32_MAX);
+}
+
+static uint64_t byte_set(const char *k, size_t len)
+{
+    uint64_t set = 0;
+    for (size_t i = 0; i < len; i++)
+        set |= 1ull << ((unsigned char)k[i] & 63);
+    return set;
+}
+
+static int fz_build(gazetteer *g)
+{
+    free(g->fz);
+    g->fz = malloc((g->n_by_shape ? g->n_by_shape : 1) * sizeof *g->fz);
+    if (!g->fz)
+        return -1;
+    for (size_t i = 0; i < g->n_by_shape; i++) {
+        const key_slot *sl = &g->slots[g->by_shape[i]];
+        const char *k = key_at(g, sl->key_off);
+        size_t len = strlen(k);
+        g->fz[i].shape = fz_shape(type_rank(g->entries[ENTRY(sl->entry)].type), (unsigned char)k[0],
+                                  words_of(k), len);
+        g->fz[i].bytes = byte_set(k, len);
+    }
+    return 0;
 }
 
 /* The fuzzy index's order: type, first byte, number of words, length. */
@@ -283,25 +389,15 @@ int gz_prepare(gazetteer *g)
             g->by_shape[g->n_by_shape++] = (uint32_t)i;
     sort_g = g;
     qsort(g->by_shape, g->n_by_shape, sizeof *g->by_shape, cmp_shape);
-    return 0;
+    return fz_build(g) == 0 && filter_build(g) == 0 ? 0 : -1;
 }
 
-/* Where the slot's key stands against (type, first byte, words, length). */
-static int shape_vs(const gazetteer *g, uint32_t slot, int type, unsigned char c, size_t words,
-                    size_t len)
+/* Whether x has more than k bits set (k is small: a distance). */
+static bool more_bits(uint64_t x, size_t k)
 {
-    const key_slot *sl = &g->slots[slot];
-    int t = type_rank(g->entries[ENTRY(sl->entry)].type);
-    if (t != type)
-        return t < type ? -1 : 1;
-    const char *k = key_at(g, sl->key_off);
-    if ((unsigned char)k[0] != c)
-        return (unsigned char)k[0] < c ? -1 : 1;
-    size_t w = words_of(k);
-    if (w != words)
-        return w < words ? -1 : 1;
-    size_t l = strlen(k);
-    return l < len ? -1 : l > len;
+    for (; x && k; k--)
+        x &= x - 1;
+    return x != 0;
 }
 
 const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, const char *type,
@@ -315,22 +411,27 @@ const gz_entry *gz_fuzzy(const gazetteer *g, const char *key, size_t len, const 
     int t = type_rank(type);
     unsigned char c = (unsigned char)key[0];
     size_t words = words_of(key), from = len > max_dist ? len - max_dist : 0;
+    uint64_t lo_shape = fz_shape(t, c, words, from), hi_shape = fz_shape(t, c, words, len + max_dist);
     size_t lo = 0, hi = g->n_by_shape;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (shape_vs(g, g->by_shape[mid], t, c, words, from) < 0)
+        if (g->fz[mid].shape < lo_shape)
             lo = mid + 1;
         else
             hi = mid;
     }
+    /* Every byte value in one key and not in the other takes an edit: a
+     * cheap lower bound on the distance that skips most candidates. */
+    uint64_t bytes = byte_set(key, len);
     const gz_entry *best = NULL;
     size_t best_d = max_dist + 1;
-    for (size_t i = lo; i < g->n_by_shape; i++) {
+    for (size_t i = lo; i < g->n_by_shape && g->fz[i].shape <= hi_shape; i++) {
+        uint64_t kb = g->fz[i].bytes;
+        if (more_bits(bytes & ~kb, max_dist) || more_bits(kb & ~bytes, max_dist))
+            continue;
         const key_slot *sl = &g->slots[g->by_shape[i]];
-        if (shape_vs(g, g->by_shape[i], t, c, words, len + max_dist) > 0)
-            break;
         const char *k = key_at(g, sl->key_off);
-        size_t d = fold_distance(key, len, k, strlen(k), max_dist);
+        size_t d = fold_distance(key, len, k, (size_t)(g->fz[i].shape & UINT32_MAX), max_dist);
         const gz_entry *e = &g->entries[ENTRY(sl->entry)];
         if (d < best_d || (d == best_d && best && better(e, best))) {
             best_d = d;
@@ -814,6 +915,7 @@ int gz_load(gazetteer *g, const char *path, char *err, size_t err_len)
  *   slot_cap key_slot                 the hash table as it is in memory
  *   keys                              the folded keys, NUL-terminated
  *   n_by_shape uint32_t               the fuzzy index (gz_prepare)
+ *   n_by_shape fz_key                 its keys' shapes and byte sets (fz_build)
  */
 typedef struct image_head {
     uint64_t n, slot_cap, used, keys_len, strings_len, n_by_shape, max_words, next_priority;
@@ -922,6 +1024,7 @@ int gz_write_image(const gazetteer *g, gz_write_fn write, void *ctx)
     out_pad(o, g->keys_len);
     out_put(o, g->by_shape, g->n_by_shape * sizeof *g->by_shape);
     out_pad(o, g->n_by_shape * sizeof *g->by_shape);
+    out_put(o, g->fz, g->n_by_shape * sizeof *g->fz);
     out_flush(o);
     int rc = o->rc;
     free(o);
@@ -950,7 +1053,8 @@ gazetteer *gz_from_image(const void *img, size_t len, void *map, size_t map_len,
         BAD("counts out of range");
     size_t o_entries = sizeof h, o_strings = o_entries + pad8(h.n * sizeof(image_entry));
     size_t o_slots = o_strings + pad8(h.strings_len), o_keys = o_slots + h.slot_cap * sizeof(key_slot);
-    size_t o_shape = o_keys + pad8(h.keys_len), end = o_shape + pad8(h.n_by_shape * 4);
+    size_t o_shape = o_keys + pad8(h.keys_len), o_fz = o_shape + pad8(h.n_by_shape * 4);
+    size_t end = o_fz + h.n_by_shape * sizeof(fz_key);
     if (end != len)
         BAD("section sizes do not add up to the image size");
     if (h.slot_cap & (h.slot_cap - 1) || (h.slot_cap && h.used >= h.slot_cap) ||
@@ -972,10 +1076,16 @@ gazetteer *gz_from_image(const void *img, size_t len, void *map, size_t map_len,
     if (used != h.used)
         BAD("hash table count");
     const uint32_t *shape = (const uint32_t *)(p + o_shape);
-    for (size_t i = 0; i < h.n_by_shape; i++)
+    const fz_key *fz = (const fz_key *)(p + o_fz);
+    for (size_t i = 0; i < h.n_by_shape; i++) {
         if (shape[i] >= h.slot_cap || !slots[shape[i]].hash ||
             ENTRY(slots[shape[i]].entry) == NO_ENTRY)
             BAD("fuzzy index out of range");
+        /* a search reads the key's length from here: it must stay inside keys */
+        if ((fz[i].shape & UINT32_MAX) >= h.keys_len - slots[shape[i]].key_off ||
+            (i && fz[i].shape < fz[i - 1].shape))
+            BAD("fuzzy index keys out of range or out of order");
+    }
     g = calloc(1, sizeof *g);
     if (!g || !(g->entries = malloc((h.n ? h.n : 1) * sizeof *g->entries))) {
         snprintf(why, why_len, "out of memory");
@@ -993,7 +1103,8 @@ gazetteer *gz_from_image(const void *img, size_t len, void *map, size_t map_len,
         g->entries[i] = (gz_entry){(char *)strings + e.canonical, (char *)strings + e.type,
                                    e.id == NO_ID ? NULL : (char *)strings + e.id,
                                    e.population, e.ambiguous, e.is_country, e.priority,
-                                   {e.country[0], e.country[1]}};
+                                   {e.country[0], e.country[1]}, 0};
+        g->entries[i].type_ix = (int8_t)type_ix(g->entries[i].type);
     }
     g->n = g->cap = h.n;
     g->slots = (key_slot *)slots;
@@ -1005,8 +1116,15 @@ gazetteer *gz_from_image(const void *img, size_t len, void *map, size_t map_len,
     g->next_priority = (uint8_t)h.next_priority;
     g->by_shape = (uint32_t *)shape;
     g->n_by_shape = h.n_by_shape;
+    g->fz = (fz_key *)fz;
     g->map = map;
     g->map_len = map_len;
+    if (filter_build(g) != 0) {
+        snprintf(why, why_len, "out of memory");
+        g->map = NULL; /* the caller unmaps it */
+        gz_free(g);
+        return NULL;
+    }
     return g;
 bad:
     if (g) {

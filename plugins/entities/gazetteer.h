@@ -18,6 +18,7 @@ typedef struct gz_entry {
     uint8_t priority;  /* later (user) gazetteers win over earlier (base) ones */
     char country[2];   /* ISO 3166-1 alpha-2 of the one country the entry belongs to
                         * (a place, a nationality), or zeros */
+    int8_t type_ix;    /* type as 0 PER, 1 ORG, 2 LOC, 3 MISC, or -1 (another type) */
 } gz_entry;
 
 typedef struct gazetteer gazetteer;
@@ -45,6 +46,9 @@ int gz_prepare(gazetteer *g);
 /* gz_lookup, and whether longer keys start with this one and a space
  * (*longer): a matcher extends a candidate only while that is so. */
 const gz_entry *gz_probe(const gazetteer *g, const char *key, size_t len, bool *longer);
+/* Starts fetching what gz_probe(g, key, len) will read, so that a caller
+ * that knows its next keys early does not wait for memory for each. */
+void gz_prefetch(const gazetteer *g, const char *key, size_t len);
 /* The best entry of the type whose folded key is within max_dist edits of
  * key, with the same first letter and number of words, and its distance;
  * NULL if none. Thread-safe once prepared. */

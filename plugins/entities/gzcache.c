@@ -22,8 +22,8 @@
  * layout or the way lists are read changes (what the loaders accept, how
  * priorities are given). */
 #define CACHE_FORMAT 1u
-#define GZ_IMAGE_VERSION 3u /* 2: prefix slots, fuzzy index by type; 3: country */
-#define NER_GAZ_IMAGE_VERSION 1u
+#define GZ_IMAGE_VERSION 4u /* 2: prefix slots, fuzzy index by type; 3: country; 4: fz_key */
+#define NER_GAZ_IMAGE_VERSION 2u /* 2: prefix keys (ner_gaz.c), names counted */
 #define BYTE_ORDER_MARK 0x01020304u
 
 enum { KIND_GAZETTEER = 1, KIND_NER_GAZ = 2 };

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "patterns.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,8 +140,8 @@ void pat_abbreviations(const char *t, size_t len, mention *m, size_t *nm, size_t
                 else
                     covered = true;
             }
-            if (covered)
-                continue;
+            if (covered || same == &m[k])
+                continue; /* the definition itself ("ICANN (ICANN)") stays as it is */
             if (!same) {
                 if (*nm >= cap)
                     return;
@@ -160,79 +161,119 @@ void pat_abbreviations(const char *t, size_t len, mention *m, size_t *nm, size_t
 
 typedef struct head {
     const char *word;
+    size_t len;
     int type;
 } head;
+
+#define H(word, type) {word, sizeof word - 1, type}
 
 /* Nouns that make a capitalised phrase a name of one type, in English news.
  * Kept to words whose capitalised use is almost always part of a name. */
 static const head heads[] = {
     /* organisations: government, politics, military, business, media, civil society */
-    {"Ministry", T_ORG}, {"Ministries", T_ORG}, {"Department", T_ORG}, {"Office", T_ORG},
-    {"Agency", T_ORG}, {"Commission", T_ORG}, {"Commissioner", T_ORG}, {"Committee", T_ORG},
-    {"Council", T_ORG}, {"Parliament", T_ORG}, {"Assembly", T_ORG}, {"Senate", T_ORG},
-    {"Court", T_ORG}, {"Tribunal", T_ORG}, {"Party", T_ORG}, {"Movement", T_ORG},
-    {"Front", T_ORG}, {"Alliance", T_ORG}, {"Coalition", T_ORG}, {"Union", T_ORG},
-    {"Organization", T_ORG}, {"Organisation", T_ORG}, {"Association", T_ORG},
-    {"Federation", T_ORG}, {"Foundation", T_ORG}, {"Institute", T_ORG}, {"Institution", T_ORG},
-    {"University", T_ORG}, {"Academy", T_ORG}, {"College", T_ORG}, {"School", T_ORG},
-    {"Bank", T_ORG}, {"Fund", T_ORG}, {"Company", T_ORG}, {"Corporation", T_ORG},
-    {"Corp", T_ORG}, {"Inc", T_ORG}, {"Ltd", T_ORG}, {"Group", T_ORG}, {"Holdings", T_ORG},
-    {"Industries", T_ORG}, {"Airlines", T_ORG}, {"Army", T_ORG}, {"Navy", T_ORG},
-    {"Forces", T_ORG}, {"Force", T_ORG}, {"Guard", T_ORG}, {"Corps", T_ORG},
-    {"Brigade", T_ORG}, {"Division", T_ORG}, {"Regiment", T_ORG}, {"Battalion", T_ORG},
-    {"Fleet", T_ORG}, {"Squadron", T_ORG}, {"Police", T_ORG}, {"Service", T_ORG},
-    {"Services", T_ORG}, {"Authority", T_ORG}, {"Board", T_ORG}, {"Bureau", T_ORG},
-    {"Secretariat", T_ORG}, {"Mission", T_ORG}, {"Embassy", T_ORG}, {"Consulate", T_ORG},
-    {"Church", T_ORG}, {"Times", T_ORG}, {"Post", T_ORG}, {"News", T_ORG},
-    {"Herald", T_ORG}, {"Tribune", T_ORG}, {"Gazette", T_ORG}, {"Journal", T_ORG},
-    {"Review", T_ORG}, {"Press", T_ORG}, {"Television", T_ORG}, {"Radio", T_ORG},
-    {"Network", T_ORG}, {"Center", T_ORG}, {"Centre", T_ORG}, {"Lab", T_ORG},
-    {"Laboratory", T_ORG},
+    H("Ministry", T_ORG), H("Ministries", T_ORG), H("Department", T_ORG), H("Office", T_ORG),
+    H("Agency", T_ORG), H("Commission", T_ORG), H("Commissioner", T_ORG), H("Committee", T_ORG),
+    H("Council", T_ORG), H("Parliament", T_ORG), H("Assembly", T_ORG), H("Senate", T_ORG),
+    H("Court", T_ORG), H("Tribunal", T_ORG), H("Party", T_ORG), H("Movement", T_ORG),
+    H("Front", T_ORG), H("Alliance", T_ORG), H("Coalition", T_ORG), H("Union", T_ORG),
+    H("Organization", T_ORG), H("Organisation", T_ORG), H("Association", T_ORG),
+    H("Federation", T_ORG), H("Foundation", T_ORG), H("Institute", T_ORG), H("Institution", T_ORG),
+    H("University", T_ORG), H("Academy", T_ORG), H("College", T_ORG), H("School", T_ORG),
+    H("Bank", T_ORG), H("Fund", T_ORG), H("Company", T_ORG), H("Corporation", T_ORG),
+    H("Corp", T_ORG), H("Inc", T_ORG), H("Ltd", T_ORG), H("Group", T_ORG), H("Holdings", T_ORG),
+    H("Industries", T_ORG), H("Airlines", T_ORG), H("Army", T_ORG), H("Navy", T_ORG),
+    H("Forces", T_ORG), H("Force", T_ORG), H("Guard", T_ORG), H("Corps", T_ORG),
+    H("Brigade", T_ORG), H("Division", T_ORG), H("Regiment", T_ORG), H("Battalion", T_ORG),
+    H("Fleet", T_ORG), H("Squadron", T_ORG), H("Police", T_ORG), H("Service", T_ORG),
+    H("Services", T_ORG), H("Authority", T_ORG), H("Board", T_ORG), H("Bureau", T_ORG),
+    H("Secretariat", T_ORG), H("Mission", T_ORG), H("Embassy", T_ORG), H("Consulate", T_ORG),
+    H("Church", T_ORG), H("Times", T_ORG), H("Post", T_ORG), H("News", T_ORG),
+    H("Herald", T_ORG), H("Tribune", T_ORG), H("Gazette", T_ORG), H("Journal", T_ORG),
+    H("Review", T_ORG), H("Press", T_ORG), H("Television", T_ORG), H("Radio", T_ORG),
+    H("Network", T_ORG), H("Center", T_ORG), H("Centre", T_ORG), H("Lab", T_ORG),
+    H("Laboratory", T_ORG),
     /* places */
-    {"District", T_LOC}, {"Province", T_LOC}, {"Region", T_LOC}, {"Republic", T_LOC},
-    {"Oblast", T_LOC}, {"Governorate", T_LOC}, {"County", T_LOC}, {"Prefecture", T_LOC},
-    {"Island", T_LOC}, {"Islands", T_LOC}, {"Mountains", T_LOC}, {"Valley", T_LOC},
-    {"Strait", T_LOC}, {"Gulf", T_LOC}, {"Sea", T_LOC}, {"Ocean", T_LOC}, {"River", T_LOC},
-    {"Lake", T_LOC}, {"Peninsula", T_LOC}, {"Airport", T_LOC}, {"Square", T_LOC},
-    {"Street", T_LOC}, {"Avenue", T_LOC}, {"Bridge", T_LOC}, {"Highway", T_LOC},
+    H("District", T_LOC), H("Province", T_LOC), H("Region", T_LOC), H("Republic", T_LOC),
+    H("Oblast", T_LOC), H("Governorate", T_LOC), H("County", T_LOC), H("Prefecture", T_LOC),
+    H("Island", T_LOC), H("Islands", T_LOC), H("Mountains", T_LOC), H("Valley", T_LOC),
+    H("Strait", T_LOC), H("Gulf", T_LOC), H("Sea", T_LOC), H("Ocean", T_LOC), H("River", T_LOC),
+    H("Lake", T_LOC), H("Peninsula", T_LOC), H("Airport", T_LOC), H("Square", T_LOC),
+    H("Street", T_LOC), H("Avenue", T_LOC), H("Bridge", T_LOC), H("Highway", T_LOC),
     /* events, laws and documents */
-    {"War", T_MISC}, {"Wars", T_MISC}, {"Revolution", T_MISC}, {"Convention", T_MISC},
-    {"Treaty", T_MISC}, {"Agreement", T_MISC}, {"Accord", T_MISC}, {"Accords", T_MISC},
-    {"Protocol", T_MISC}, {"Declaration", T_MISC}, {"Act", T_MISC}, {"Doctrine", T_MISC},
-    {"Summit", T_MISC}, {"Games", T_MISC}, {"Olympics", T_MISC}, {"Cup", T_MISC},
-    {"Prize", T_MISC}, {"Award", T_MISC},
+    H("War", T_MISC), H("Wars", T_MISC), H("Revolution", T_MISC), H("Convention", T_MISC),
+    H("Treaty", T_MISC), H("Agreement", T_MISC), H("Accord", T_MISC), H("Accords", T_MISC),
+    H("Protocol", T_MISC), H("Declaration", T_MISC), H("Act", T_MISC), H("Doctrine", T_MISC),
+    H("Summit", T_MISC), H("Games", T_MISC), H("Olympics", T_MISC), H("Cup", T_MISC),
+    H("Prize", T_MISC), H("Award", T_MISC),
 };
+#undef H
 
-static const char *const joiners[] = {"of", "for", "the", "and", "in", "on", "de", "du", "al"};
+/* A word of a list, with its length (W("of")). */
+typedef struct word {
+    const char *w;
+    size_t n;
+} word;
+
+#define W(s) {s, sizeof s - 1}
+
+static const word joiners[] = {
+    W("of"), W("for"), W("the"), W("and"), W("in"), W("on"), W("de"), W("du"), W("al")};
 
 /* Titles in front of "of": "President of the Russian Federation" names a
  * country after the title, not an organisation. */
-static const char *const titles[] = {
-    "President", "Prime", "Minister", "Secretary", "Chairman", "Chairwoman", "Chair",
-    "Director", "Head", "Chief", "King", "Queen", "Prince", "Princess", "Governor", "Mayor",
-    "Ambassador", "Spokesman", "Spokeswoman", "Spokesperson", "Commander", "General",
-    "Deputy", "Vice", "Speaker", "Leader", "Founder", "Emperor", "Pope", "Sultan", "Member",
-    "Members", "Foreign", "Defense", "Defence", "Interior", "Finance", "State", "Sir",
-    "Lord", "Lady", "Senator", "Judge", "Justice", "Colonel", "Lieutenant", "Major",
-    "Captain", "Sergeant", "Admiral", "Marshal", "Ayatollah", "Sheikh", "Emir", "Patriarch",
-    "Archbishop", "Bishop", "Cardinal", "Rabbi", "Imam", "Chancellor", "Premier"};
+static const word titles[] = {
+    W("President"), W("Prime"), W("Minister"), W("Secretary"), W("Chairman"), W("Chairwoman"),
+    W("Chair"), W("Director"), W("Head"), W("Chief"), W("King"), W("Queen"), W("Prince"),
+    W("Princess"), W("Governor"), W("Mayor"), W("Ambassador"), W("Spokesman"), W("Spokeswoman"),
+    W("Spokesperson"), W("Commander"), W("General"), W("Deputy"), W("Vice"), W("Speaker"),
+    W("Leader"), W("Founder"), W("Emperor"), W("Pope"), W("Sultan"), W("Member"), W("Members"),
+    W("Foreign"), W("Defense"), W("Defence"), W("Interior"), W("Finance"), W("State"), W("Sir"),
+    W("Lord"), W("Lady"), W("Senator"), W("Judge"), W("Justice"), W("Colonel"), W("Lieutenant"),
+    W("Major"), W("Captain"), W("Sergeant"), W("Admiral"), W("Marshal"), W("Ayatollah"),
+    W("Sheikh"), W("Emir"), W("Patriarch"), W("Archbishop"), W("Bishop"), W("Cardinal"),
+    W("Rabbi"), W("Imam"), W("Chancellor"), W("Premier")};
 
 /* Capitalised, these mark a headline in title case, not a name. */
-static const char *const title_case[] = {"Of", "For", "The", "And", "In", "On", "To", "A",
-                                         "An", "With", "At", "By", "From", "As", "Is", "Are"};
+static const word title_case[] = {
+    W("Of"), W("For"), W("The"), W("And"), W("In"), W("On"), W("To"), W("A"), W("An"),
+    W("With"), W("At"), W("By"), W("From"), W("As"), W("Is"), W("Are")};
+
+/* The heads by their first letter (they all start with a capital):
+ * heads[by_letter[from[c]], ..., by_letter[from[c + 1] - 1]] start with
+ * 'A' + c, in the list's order. */
+enum { N_HEADS = sizeof heads / sizeof *heads };
+static uint8_t by_letter[N_HEADS], from[27];
+static pthread_once_t letters_once = PTHREAD_ONCE_INIT;
+
+static void index_letters(void)
+{
+    size_t k = 0;
+    for (int c = 0; c < 26; c++) {
+        from[c] = (uint8_t)k;
+        for (size_t i = 0; i < N_HEADS; i++)
+            if (heads[i].word[0] == 'A' + c)
+                by_letter[k++] = (uint8_t)i;
+    }
+    from[26] = (uint8_t)k;
+}
 
 int pat_head_type(const char *w, size_t n)
 {
-    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)
-        if (strlen(heads[i].word) == n && !memcmp(heads[i].word, w, n))
-            return heads[i].type;
+    pthread_once(&letters_once, index_letters);
+    if (!n || !up(w[0]))
+        return -1;
+    for (size_t k = from[w[0] - 'A']; k < from[w[0] - 'A' + 1]; k++) {
+        const head *h = &heads[by_letter[k]];
+        if (h->len == n && !memcmp(h->word, w, n))
+            return h->type;
+    }
     return -1;
 }
 
-static bool in(const char *const *list, size_t count, const char *w, size_t n)
+static bool in(const word *list, size_t count, const char *w, size_t n)
 {
     for (size_t i = 0; i < count; i++)
-        if (strlen(list[i]) == n && !memcmp(list[i], w, n))
+        if (list[i].n == n && !memcmp(list[i].w, w, n))
             return true;
     return false;
 }
@@ -270,11 +311,8 @@ static bool headline(const char *t, size_t len, size_t p, line_memo *memo)
 {
     if (memo->a <= p && p < memo->b)
         return memo->headline;
-    size_t a = p, b = p, words = 0, caps = 0;
-    while (a > 0 && t[a - 1] != '\n')
-        a--;
-    while (b < len && t[b] != '\n')
-        b++;
+    const char *nl = p ? memrchr(t, '\n', p) : NULL, *end = memchr(t + p, '\n', len - p);
+    size_t a = nl ? (size_t)(nl - t) + 1 : 0, b = end ? (size_t)(end - t) : len, words = 0, caps = 0;
     *memo = (line_memo){a, b, false};
     if (b - a > 300)
         return false;
@@ -418,9 +456,10 @@ void pat_head_phrases(const char *t, size_t len, const ner_tok *tk, size_t n, me
 /* "Mr.", "Mrs.", "Dr.", "Gen.", "Sen.", "Rep.", "Gov.", "Lt.", "Col.", "Sgt." */
 static bool honorific(const char *t, const ner_tok *w)
 {
-    static const char *const h[] = {"Mr.", "Mrs.", "Ms.", "Dr.", "Gen.", "Sen.", "Rep.", "Gov.",
-                                    "Lt.", "Col.", "Sgt.", "Capt.", "Prof.", "Rev.", "Mr", "Mrs",
-                                    "Ms", "Dr"};
+    static const word h[] = {
+        W("Mr."), W("Mrs."), W("Ms."), W("Dr."), W("Gen."), W("Sen."), W("Rep."), W("Gov."),
+        W("Lt."), W("Col."), W("Sgt."), W("Capt."), W("Prof."), W("Rev."), W("Mr"), W("Mrs"),
+        W("Ms"), W("Dr")};
     return in(h, sizeof h / sizeof *h, t + w->start, w->end - w->start);
 }
 

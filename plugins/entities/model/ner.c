@@ -186,6 +186,50 @@ void ner_tinfo_make(const char *str, size_t len, ner_tinfo *ti)
     ti->cue = ti->cls == NER_CLS_PUNCT || ti->cls == NER_CLS_DIGIT ? NER_CUE_NONE : cue_of(ti->lw);
 }
 
+/* The code point at s[i] (i < len), its category and its folded form
+ * (fold_cp); returns its length in bytes. */
+static inline size_t decode_fold(const uint8_t *s, size_t len, size_t i, int32_t *cp,
+                                 utf8proc_category_t *cat, uint32_t *f)
+{
+    if (s[i] < 0x80) {
+        /* ASCII without utf8proc: the categories that matter to the callers
+         * (any other one, here Po, is treated alike), and fold_cp */
+        int32_t c = s[i];
+        bool up = c >= 'A' && c <= 'Z', digit = c >= '0' && c <= '9';
+        *cp = c;
+        *cat = up ? UTF8PROC_CATEGORY_LU : c >= 'a' && c <= 'z' ? UTF8PROC_CATEGORY_LL
+               : digit ? UTF8PROC_CATEGORY_ND : UTF8PROC_CATEGORY_PO;
+        *f = digit ? '0' : up ? (uint32_t)c + 32 : (uint32_t)c;
+        return 1;
+    }
+    utf8proc_int32_t c;
+    utf8proc_ssize_t r = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &c);
+    size_t n = 1;
+    if (r <= 0) {
+        *cp = 0xFFFD; /* invalid byte: a replacement character */
+    } else {
+        *cp = c;
+        n = (size_t)r;
+    }
+    *cat = utf8proc_category(*cp);
+    *f = fold_cp(*cp, *cat);
+    return n;
+}
+
+uint64_t ner_word_id(const char *str, size_t len)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    uint64_t lw = FNV_OFF;
+    for (size_t i = 0; i < len;) {
+        int32_t cp;
+        utf8proc_category_t cat;
+        uint32_t f;
+        i += decode_fold(s, len, i, &cp, &cat, &f);
+        lw = fnv_cp(lw, f);
+    }
+    return mix64(lw);
+}
+
 static void tinfo_core(const char *str, size_t len, ner_tinfo *ti)
 {
     const uint8_t *s = (const uint8_t *)str;
@@ -198,27 +242,14 @@ static void tinfo_core(const char *str, size_t len, ner_tinfo *ti)
     memset(ti, 0, sizeof *ti);
     for (size_t i = 0; i < len;) {
         int32_t cp;
-        size_t n;
-        if (s[i] < 0x80) {
-            cp = s[i];
-            n = 1;
-        } else {
-            utf8proc_int32_t c;
-            utf8proc_ssize_t r = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &c);
-            if (r <= 0) {
-                cp = 0xFFFD; /* invalid byte: a replacement character */
-                n = 1;
-            } else {
-                cp = c;
-                n = (size_t)r;
-            }
-        }
+        utf8proc_category_t cat;
+        uint32_t f;
+        size_t n = decode_fold(s, len, i, &cp, &cat, &f);
         for (size_t k = 0; k < n; k++) {
             cw ^= s[i + k];
             cw *= FNV_PRIME;
         }
         i += n;
-        utf8proc_category_t cat = utf8proc_category(cp);
         char sc;
         switch (cat) {
         case UTF8PROC_CATEGORY_LU:
@@ -255,7 +286,6 @@ static void tinfo_core(const char *str, size_t len, ner_tinfo *ti)
             sc = (cp < 128 && cp > 32) ? (char)cp : 'p';
             break;
         }
-        uint32_t f = fold_cp(cp, cat);
         lw = fnv_cp(lw, f);
         if (!sc)
             continue;
@@ -552,11 +582,21 @@ enum {
 #define BOS_CLS 14
 #define EOS_CLS 15
 
-size_t ner_features(const ner_tinfo *ti, size_t n, size_t i, const uint32_t *gaz,
-                    uint32_t gaz_mask, uint64_t seed, uint64_t *out, size_t *n_gaz)
+/* The features of a token fall in two parts: those of the token alone (its
+ * word, shape, affixes, class, lexicon entry, and its sentence's mode and
+ * whether it starts it), which the tagger sums once per distinct token and
+ * remembers, and those of its context. ner_features() is both, in the
+ * order the trainer has always seen them. */
+enum { FEAT_LOCAL = 1, FEAT_CONTEXT = 2 };
+
+static size_t features(const ner_tinfo *ti, size_t n, size_t i, const uint32_t *gaz,
+                       uint32_t gaz_mask, uint64_t seed, uint64_t *out, size_t *n_gaz,
+                       unsigned parts)
 {
     size_t k = 0;
 #define F(t, v) (out[k++] = mix64((uint64_t)(v) ^ ((uint64_t)(t) * 0x9E3779B97F4A7C15ULL) ^ seed))
+#define L(t, v) ((parts & FEAT_LOCAL) ? (void)F(t, v) : (void)0)
+#define C(t, v) ((parts & FEAT_CONTEXT) ? (void)F(t, v) : (void)0)
     const ner_tinfo *c = &ti[i];
     uint64_t lwm1 = i >= 1 ? ti[i - 1].lw : BOS_W, lwm2 = i >= 2 ? ti[i - 2].lw : BOS_W;
     uint64_t lwp1 = i + 1 < n ? ti[i + 1].lw : EOS_W, lwp2 = i + 2 < n ? ti[i + 2].lw : EOS_W;
@@ -565,36 +605,36 @@ size_t ner_features(const ner_tinfo *ti, size_t n, size_t i, const uint32_t *gaz
     uint64_t shp2 = i + 2 < n ? ti[i + 2].shape : EOS_W;
     unsigned clm1 = i >= 1 ? ti[i - 1].cls : BOS_CLS, clp1 = i + 1 < n ? ti[i + 1].cls : EOS_CLS;
 
-    F(T_BIAS, 0);
-    F(T_LW, c->lw);
-    F(T_CW, c->cw);
-    F(T_SHAPE, c->shape);
-    F(T_CLS, c->cls | (unsigned)c->first << 4);
+    L(T_BIAS, 0);
+    L(T_LW, c->lw);
+    L(T_CW, c->cw);
+    L(T_SHAPE, c->shape);
+    L(T_CLS, c->cls | (unsigned)c->first << 4);
     for (int j = 0; j < 4; j++) {
         if (c->pre[j])
-            F(T_PRE1 + j, c->pre[j]);
+            L(T_PRE1 + j, c->pre[j]);
         if (c->suf[j])
-            F(T_SUF1 + j, c->suf[j]);
+            L(T_SUF1 + j, c->suf[j]);
     }
-    F(T_LEN, c->lenb | (unsigned)c->cls << 4);
-    F(T_LWM1, lwm1);
-    F(T_LWM2, lwm2);
-    F(T_LWP1, lwp1);
-    F(T_LWP2, lwp2);
-    F(T_SHM1, shm1);
-    F(T_SHP1, shp1);
-    F(T_SHM2, shm2);
-    F(T_SHP2, shp2);
-    F(T_LWM1_LW, pair(lwm1, c->lw));
-    F(T_LW_LWP1, pair(c->lw, lwp1));
-    F(T_SH3, pair(pair(shm1, c->shape), shp1));
-    F(T_CLS3, clm1 | (unsigned)c->cls << 4 | clp1 << 8 | (unsigned)c->first << 12);
+    L(T_LEN, c->lenb | (unsigned)c->cls << 4);
+    C(T_LWM1, lwm1);
+    C(T_LWM2, lwm2);
+    C(T_LWP1, lwp1);
+    C(T_LWP2, lwp2);
+    C(T_SHM1, shm1);
+    C(T_SHP1, shp1);
+    C(T_SHM2, shm2);
+    C(T_SHP2, shp2);
+    C(T_LWM1_LW, pair(lwm1, c->lw));
+    C(T_LW_LWP1, pair(c->lw, lwp1));
+    C(T_SH3, pair(pair(shm1, c->shape), shp1));
+    C(T_CLS3, clm1 | (unsigned)c->cls << 4 | clp1 << 8 | (unsigned)c->first << 12);
     if (c->mode != NER_MODE_NORMAL) {
-        F(T_MODE_CLS, c->mode | (unsigned)c->cls << 2);
-        F(T_MODE_LW, pair(c->lw, c->mode));
+        L(T_MODE_CLS, c->mode | (unsigned)c->cls << 2);
+        L(T_MODE_LW, pair(c->lw, c->mode));
     }
-    F(T_LWM1_CLS, pair(lwm1, c->cls));
-    F(T_CLS_LWP1, pair(c->cls, lwp1));
+    C(T_LWM1_CLS, pair(lwm1, c->cls));
+    C(T_CLS_LWP1, pair(c->cls, lwp1));
     /* A capitalised run ("Bank of the West"): where in it the token is, its
      * length, the words around it, its first and last word. */
     if (c->rs < c->re) {
@@ -602,20 +642,20 @@ size_t ner_features(const ner_tinfo *ti, size_t n, size_t i, const uint32_t *gaz
         unsigned pos = len == 1 ? 0 : c->conn ? 4 : i == rs ? 1 : i + 1 == re ? 3 : 2;
         uint64_t lwb = rs >= 1 ? ti[rs - 1].lw : BOS_W, lwa = re < n ? ti[re].lw : EOS_W;
         unsigned cb = rs >= 1 ? ti[rs - 1].cue : 7, ca = re < n ? ti[re].cue : 7;
-        F(T_RUN_LEN, (len < 7 ? len : 7) | pos << 3 | (unsigned)c->first << 6);
-        F(T_RUN_PREV, pair(lwb, pos));
-        F(T_RUN_NEXT, pair(lwa, pos));
-        F(T_RUN_CUE, cb | (unsigned)ti[re - 1].cue << 3 | ca << 6 | pos << 9);
+        C(T_RUN_LEN, (len < 7 ? len : 7) | pos << 3 | (unsigned)c->first << 6);
+        C(T_RUN_PREV, pair(lwb, pos));
+        C(T_RUN_NEXT, pair(lwa, pos));
+        C(T_RUN_CUE, cb | (unsigned)ti[re - 1].cue << 3 | ca << 6 | pos << 9);
         if (len > 1) {
-            F(T_RUN_FIRST, pair(ti[rs].lw, pos));
-            F(T_RUN_LAST, pair(ti[re - 1].lw, pos));
+            C(T_RUN_FIRST, pair(ti[rs].lw, pos));
+            C(T_RUN_LAST, pair(ti[re - 1].lw, pos));
             if (ti[re - 1].suf[2])
-                F(T_RUN_LASTSUF, pair(ti[re - 1].suf[2], pos));
+                C(T_RUN_LASTSUF, pair(ti[re - 1].suf[2], pos));
         }
     }
     /* Cue words: titles before, name endings after. */
     unsigned cm1 = i >= 1 ? ti[i - 1].cue : 7, cp1 = i + 1 < n ? ti[i + 1].cue : 7;
-    F(T_CUE, cm1 | cp1 << 3 | (unsigned)c->cue << 6 | (unsigned)c->cls << 9);
+    C(T_CUE, cm1 | cp1 << 3 | (unsigned)c->cue << 6 | (unsigned)c->cls << 9);
     /* The lexicon: how the training text writes this word and its
      * neighbours, and how often it is (part of) a name of which type. */
     if (ner_lex_word(c)) {
@@ -632,45 +672,54 @@ size_t ner_features(const ner_tinfo *ti, size_t n, size_t i, const uint32_t *gaz
             ep1 = lw ? ti[i + 1].lex >> 4u : 14;
         }
         unsigned ctx = (unsigned)c->cls << 4 | (unsigned)c->first << 8 | (unsigned)c->mode << 9;
-        F(T_LEX, w0 | ctx);
-        F(T_LEX3, wm1 | w0 << 4 | wp1 << 8 | (unsigned)(c->mode != NER_MODE_NORMAL) << 12);
-        F(T_LEXENT, e0 | ctx);
-        F(T_LEXENT3, em1 | e0 << 4 | ep1 << 8);
-        F(T_LEXENT_W, e0 | w0 << 4 | (unsigned)c->cls << 8);
+        L(T_LEX, w0 | ctx);
+        C(T_LEX3, wm1 | w0 << 4 | wp1 << 8 | (unsigned)(c->mode != NER_MODE_NORMAL) << 12);
+        L(T_LEXENT, e0 | ctx);
+        C(T_LEXENT3, em1 | e0 << 4 | ep1 << 8);
+        L(T_LEXENT_W, e0 | w0 << 4 | (unsigned)c->cls << 8);
         /* the document: how the word's other occurrences are written */
-        F(T_DOC, c->cls | (unsigned)c->first << 4 | (unsigned)(c->mode != NER_MODE_NORMAL) << 5 |
+        C(T_DOC, c->cls | (unsigned)c->first << 4 | (unsigned)(c->mode != NER_MODE_NORMAL) << 5 |
                      (unsigned)c->doc << 6);
     }
     /* Context aggregation: the neighbours of two other occurrences. */
     for (int q = 0; q < 4 && c->agg[q]; q += 2) {
-        F(T_AGG_PREV, c->agg[q]);
-        F(T_AGG_NEXT, c->agg[q + 1]);
+        C(T_AGG_PREV, c->agg[q]);
+        C(T_AGG_NEXT, c->agg[q + 1]);
     }
     /* Acronyms spelt by a name of the document, and such names. */
     if (c->acr) {
-        F(T_ACR, c->acr);
-        F(T_ACR_LW, c->acr_lw);
+        C(T_ACR, c->acr);
+        C(T_ACR_LW, c->acr_lw);
     }
     if (c->has_acr)
-        F(T_HAS_ACR, (c->rs == i) | (unsigned)(c->re == i + 1) << 1);
+        C(T_HAS_ACR, (c->rs == i) | (unsigned)(c->re == i + 1) << 1);
     size_t k0 = k;
-    if (gaz && gaz_mask) {
+    if (gaz && gaz_mask && (parts & FEAT_CONTEXT)) {
         uint32_t g0 = gaz[i] & gaz_mask;
         uint32_t gm = i >= 1 ? gaz[i - 1] & gaz_mask : 0;
         uint32_t gp = i + 1 < n ? gaz[i + 1] & gaz_mask : 0;
-        for (unsigned b = 0; b < 32; b++) {
+        for (uint32_t all = g0 | gm | gp; all; all &= all - 1) {
+            unsigned b = (unsigned)__builtin_ctz(all); /* the set bits, in increasing order */
             if (g0 >> b & 1)
-                F(T_GAZ, b);
+                C(T_GAZ, b);
             if (gm >> b & 1)
-                F(T_GAZM1, b);
+                C(T_GAZM1, b);
             if (gp >> b & 1)
-                F(T_GAZP1, b);
+                C(T_GAZP1, b);
         }
     }
 #undef F
+#undef L
+#undef C
     if (n_gaz)
         *n_gaz = k - k0;
     return k;
+}
+
+size_t ner_features(const ner_tinfo *ti, size_t n, size_t i, const uint32_t *gaz,
+                    uint32_t gaz_mask, uint64_t seed, uint64_t *out, size_t *n_gaz)
+{
+    return features(ti, n, i, gaz, gaz_mask, seed, out, n_gaz, FEAT_LOCAL | FEAT_CONTEXT);
 }
 
 /* ------------------------------------------------------------------------
@@ -701,8 +750,12 @@ void ner_viterbi(const float *emit, size_t n, const ner_trans trans, const uint1
             float best = NEG_INF;
             int arg = 0;
             if (!allowed || (allowed[i] >> y & 1)) {
-                for (int p = 0; p < NER_NLABELS; p++) {
-                    if (d[p] <= NEG_INF || !ner_allowed(p, y))
+                /* ner_allowed(p, y): any p before O and B-X, B-X and I-X
+                 * (y - 1 and y) before I-X */
+                int p0 = NER_LABEL_IS_B(y) || y == NER_O ? 0 : y - 1;
+                int p1 = NER_LABEL_IS_B(y) || y == NER_O ? NER_NLABELS : y + 1;
+                for (int p = p0; p < p1; p++) {
+                    if (d[p] <= NEG_INF)
                         continue;
                     float s = d[p] + trans[p][y];
                     if (s > best) {
@@ -727,13 +780,12 @@ void ner_viterbi(const float *emit, size_t n, const ner_trans trans, const uint1
     }
 }
 
-void ner_marginals(const float *emit, size_t n, const ner_trans trans, float temp,
-                   const uint8_t *labels, float *conf, double *scratch)
+/* The transition potentials of ner_marginals(), which depend on the model
+ * only. */
+typedef double trans_pot[NER_NLABELS + 1][NER_NLABELS];
+
+static void transition_potentials(const ner_trans trans, float temp, trans_pot M)
 {
-    if (n == 0)
-        return;
-    double *al = scratch, *be = scratch + n * NER_NLABELS;
-    double M[NER_NLABELS + 1][NER_NLABELS];
     double inv = 1.0 / (temp > 0 ? temp : 1.0);
     float tmax = NEG_INF;
     for (int p = 0; p <= NER_NLABELS; p++)
@@ -743,6 +795,33 @@ void ner_marginals(const float *emit, size_t n, const ner_trans trans, float tem
     for (int p = 0; p <= NER_NLABELS; p++)
         for (int y = 0; y < NER_NLABELS; y++)
             M[p][y] = ner_allowed(p, y) ? exp((trans[p][y] - tmax) * inv) : 0.0;
+}
+
+static void marginals(const float *emit, size_t n, const trans_pot M, float temp,
+                      const uint8_t *labels, float *conf, double *scratch);
+
+void ner_marginals(const float *emit, size_t n, const ner_trans trans, float temp,
+                   const uint8_t *labels, float *conf, double *scratch)
+{
+    trans_pot M;
+    transition_potentials(trans, temp, M);
+    marginals(emit, n, M, temp, labels, conf, scratch);
+}
+
+static void marginals(const float *emit, size_t n, const trans_pot M, float temp,
+                      const uint8_t *labels, float *conf, double *scratch)
+{
+    if (n == 0)
+        return;
+    double *al = scratch, *be = scratch + n * NER_NLABELS;
+    double inv = 1.0 / (temp > 0 ? temp : 1.0);
+    /* the previous labels p that may go before y: [y_from[y], y_to[y]) */
+    int y_from[NER_NLABELS], y_to[NER_NLABELS];
+    for (int y = 0; y < NER_NLABELS; y++) {
+        bool any = y == NER_O || NER_LABEL_IS_B(y);
+        y_from[y] = any ? 0 : y - 1;
+        y_to[y] = any ? NER_NLABELS : y + 1;
+    }
     /* Emission potentials normalised per token (the factor cancels out). */
     for (size_t i = 0; i < n; i++) {
         const float *e = emit + i * NER_NLABELS;
@@ -759,8 +838,8 @@ void ner_marginals(const float *emit, size_t n, const ner_trans trans, float tem
             double s = 0;
             if (i == 0)
                 s = M[NER_NLABELS][y];
-            else
-                for (int p = 0; p < NER_NLABELS; p++)
+            else /* the terms of transitions not allowed are 0: left out */
+                for (int p = y_from[y]; p < y_to[y]; p++)
                     s += al[(i - 1) * NER_NLABELS + p] * M[p][y];
             s *= be[i * NER_NLABELS + y];
             al[i * NER_NLABELS + y] = s;
@@ -783,7 +862,8 @@ void ner_marginals(const float *emit, size_t n, const ner_trans trans, float tem
         for (int p = 0; p < NER_NLABELS; p++) {
             double s = 0;
             for (int y = 0; y < NER_NLABELS; y++)
-                s += M[p][y] * e_next[y] * b_next[y];
+                if (M[p][y] != 0.0)
+                    s += M[p][y] * e_next[y] * b_next[y];
             be[i * NER_NLABELS + p] = s;
             sum += s;
         }
@@ -831,7 +911,51 @@ static uint8_t model_lex(const ner_model *m, uint64_t lw)
     return 0;
 }
 
+/* A token's local score (its FEAT_LOCAL features summed), remembered by
+ * the tagger for tokens of up to LOCAL_WORD bytes: most of a text is
+ * common words, and this is a third of the features. The key is the
+ * token's text, whether it starts its sentence, and the sentence's mode. */
+#define LOCAL_WORD 25
+#define LOCAL_BITS 14
+
+typedef struct local_slot {
+    uint8_t len; /* of word; 0: empty */
+    uint8_t first, mode;
+    char word[LOCAL_WORD];
+    int32_t acc[NER_NLABELS];
+} local_slot;
+
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+static void model_lex_prefetch(const ner_model *m, uint64_t lw)
+{
+    if (m->lex_keys) {
+        size_t j = (size_t)(ner_lex_key(lw) * 0x9E3779B1u) & m->lex_mask;
+        PREFETCH(&m->lex_keys[j]);
+        PREFETCH(&m->lex_vals[j]);
+    }
+}
+
+/* A token's ner_tinfo as ner_tinfo_make() and the lexicon make it (a pure
+ * function of its text), remembered for tokens of up to LOCAL_WORD bytes. */
+#define TOK_BITS 12
+
+typedef struct tok_slot {
+    uint8_t len; /* of word; 0: empty */
+    char word[LOCAL_WORD];
+    ner_tinfo ti;
+} tok_slot;
+
 struct ner_work {
+    bool conf_names; /* ner_work_conf_for_names() */
+    tok_slot *tok; /* 1 << TOK_BITS slots, for local_model */
+    trans_pot M;   /* local_model's, for marginals() */
+    local_slot *local; /* 1 << LOCAL_BITS slots, for local_model */
+    const ner_model *local_model;
     ner_tinfo *ti; /* a block of the document */
     size_t ti_cap;
     float *emit; /* one sentence */
@@ -847,10 +971,17 @@ ner_work *ner_work_new(void)
     return calloc(1, sizeof(ner_work));
 }
 
+void ner_work_conf_for_names(ner_work *w)
+{
+    w->conf_names = true;
+}
+
 void ner_work_free(ner_work *w)
 {
     if (!w)
         return;
+    free(w->local);
+    free(w->tok);
     free(w->ti);
     free(w->doc);
     free(w->emit);
@@ -900,11 +1031,17 @@ unsigned ner_model_bucket_bits(const ner_model *m)
     return m->bits;
 }
 
-#if defined(__GNUC__)
-#define PREFETCH(p) __builtin_prefetch(p)
-#else
-#define PREFETCH(p) ((void)(p))
-#endif
+
+static tok_slot *tok_of(ner_work *w, const char *word, size_t len)
+{
+    return &w->tok[XXH3_64bits(word, len) >> (64 - TOK_BITS)];
+}
+
+static local_slot *local_of(ner_work *w, const ner_tinfo *t)
+{
+    uint64_t key = t->cw + t->first * 0x9E3779B97F4A7C15ULL + t->mode * 0xC2B2AE3D27D4EB4FULL;
+    return &w->local[key >> (64 - LOCAL_BITS)];
+}
 
 /* The end of the sentence piece that starts at token s: the next sentence
  * start, at most NER_MAX_SEG tokens on. */
@@ -920,6 +1057,14 @@ int ner_tag_ws(const ner_model *m, ner_work *w, const char *text, const ner_tok 
                size_t n, const uint32_t *gaz_bits, uint8_t *labels_out, float *conf_out)
 {
     uint64_t h[NER_MAX_FEATS];
+    if (w->local_model != m) { /* what is remembered is the model's */
+        free(w->local);
+        free(w->tok);
+        w->local = calloc((size_t)1 << LOCAL_BITS, sizeof *w->local);
+        w->tok = calloc((size_t)1 << TOK_BITS, sizeof *w->tok);
+        w->local_model = m;
+        transition_potentials(m->trans, m->temperature, w->M);
+    }
     /* The document goes in blocks of whole sentences of about NER_DOC_BLOCK
      * tokens: the document flags look this far, and memory stays bounded. */
     for (size_t b0 = 0; b0 < n;) {
@@ -929,11 +1074,38 @@ int ner_tag_ws(const ner_model *m, ner_work *w, const char *text, const ner_tok 
         size_t bn = b1 - b0;
         if (work_reserve_ti(w, bn) < 0)
             return -1;
-        for (size_t i = 0; i < bn; i++) {
-            ner_tinfo_make(text + toks[b0 + i].start, toks[b0 + i].end - toks[b0 + i].start,
-                           &w->ti[i]);
-            if (ner_lex_word(&w->ti[i]))
-                w->ti[i].lex = model_lex(m, w->ti[i].lw);
+        /* Token infos: remembered ones are copied; the others are made,
+         * and their lexicon entry (the lexicon is bigger than the caches
+         * too) is fetched while the next LEX_AHEAD tokens are made. */
+        enum { LEX_AHEAD = 8 };
+        bool made[16]; /* ring, LEX_AHEAD < 16 */
+        for (size_t i = 0; i < bn + LEX_AHEAD; i++) {
+            if (i < bn) {
+                const char *word = text + toks[b0 + i].start;
+                size_t wl = toks[b0 + i].end - toks[b0 + i].start;
+                tok_slot *ts = w->tok && wl <= LOCAL_WORD ? tok_of(w, word, wl) : NULL;
+                made[i & 15] = !(ts && ts->len == wl && !memcmp(ts->word, word, wl));
+                if (!made[i & 15]) {
+                    w->ti[i] = ts->ti;
+                } else {
+                    ner_tinfo_make(word, wl, &w->ti[i]);
+                    if (ner_lex_word(&w->ti[i]))
+                        model_lex_prefetch(m, w->ti[i].lw);
+                }
+            }
+            size_t k = i - LEX_AHEAD;
+            if (i < LEX_AHEAD || !made[k & 15])
+                continue;
+            if (ner_lex_word(&w->ti[k]))
+                w->ti[k].lex = model_lex(m, w->ti[k].lw);
+            const char *word = text + toks[b0 + k].start;
+            size_t wl = toks[b0 + k].end - toks[b0 + k].start;
+            if (w->tok && wl <= LOCAL_WORD) {
+                tok_slot *ts = tok_of(w, word, wl);
+                ts->len = (uint8_t)wl;
+                memcpy(ts->word, word, wl);
+                ts->ti = w->ti[k];
+            }
         }
         for (size_t s = b0; s < b1;) {
             size_t e = seg_end(toks, b1, s);
@@ -949,34 +1121,79 @@ int ner_tag_ws(const ner_model *m, ner_work *w, const char *text, const ner_tok 
             if (work_reserve(w, len) < 0)
                 return -1;
             /* The table is bigger than the caches: the rows of token i + 1
-             * are fetched while token i is summed. */
+             * are fetched while token i is summed. rows[][0, nlocal) are the
+             * local features' rows, when the token's local score is not
+             * remembered (then it is, from them), else it is in lacc. */
             const int16_t *rows[2][NER_MAX_FEATS];
-            size_t nrows[2] = {0, 0};
+            size_t nrows[2] = {0, 0}, nlocal[2] = {0, 0};
+            local_slot *slot[2] = {NULL, NULL};
+            int32_t lacc[2][NER_NLABELS];
+            bool known[2] = {false, false};
             const uint32_t *gz = gaz_bits ? gaz_bits + s : NULL;
             for (size_t i = 0; i <= len; i++) {
                 if (i < len) {
-                    size_t nf = ner_features(ti, len, i, gz, m->gaz_mask, m->seed, h, NULL);
-                    const int16_t **r = rows[i & 1];
+                    int b = i & 1;
+                    const ner_tinfo *t = &ti[i];
+                    const ner_tok *tk = &toks[s + i];
+                    size_t wl = tk->end - tk->start;
+                    local_slot *ls = w->local && wl <= LOCAL_WORD ? local_of(w, t) : NULL;
+                    if (w->local && i + 1 < len)
+                        PREFETCH(local_of(w, t + 1));
+                    known[b] = ls && ls->len == wl && ls->first == t->first && ls->mode == t->mode &&
+                               !memcmp(ls->word, text + tk->start, wl);
+                    if (known[b])
+                        memcpy(lacc[b], ls->acc, sizeof lacc[b]); /* the slot may change before use */
+                    slot[b] = known[b] ? NULL : ls;
+                    size_t nl = known[b] ? 0 : features(ti, len, i, gz, m->gaz_mask, m->seed, h, NULL, FEAT_LOCAL);
+                    size_t nf = nl + features(ti, len, i, gz, m->gaz_mask, m->seed, h + nl, NULL, FEAT_CONTEXT);
+                    const int16_t **r = rows[b];
                     for (size_t f = 0; f < nf; f++) {
                         r[f] = m->w + (size_t)ner_bucket(h[f], m->bits) * NER_NLABELS;
                         PREFETCH(r[f]);
+                        if (((uintptr_t)r[f] & 63) > 64 - sizeof *r[f] * NER_NLABELS)
+                            PREFETCH(r[f] + NER_NLABELS - 1); /* a row across two cache lines */
                     }
-                    nrows[i & 1] = nf;
+                    nrows[b] = nf;
+                    nlocal[b] = nl;
                 }
                 if (i == 0)
                     continue;
-                const int16_t **r = rows[(i - 1) & 1];
+                int b = (i - 1) & 1;
+                const int16_t **r = rows[b];
                 int32_t acc[NER_NLABELS] = {0};
-                for (size_t f = 0; f < nrows[(i - 1) & 1]; f++)
+                if (known[b]) {
+                    memcpy(acc, lacc[b], sizeof acc);
+                } else {
+                    for (size_t f = 0; f < nlocal[b]; f++)
+                        for (int y = 0; y < NER_NLABELS; y++)
+                            acc[y] += r[f][y];
+                    if (slot[b]) {
+                        const ner_tok *tk = &toks[s + i - 1];
+                        local_slot *ls = slot[b];
+                        ls->len = (uint8_t)(tk->end - tk->start);
+                        ls->first = ti[i - 1].first;
+                        ls->mode = ti[i - 1].mode;
+                        memcpy(ls->word, text + tk->start, ls->len);
+                        memcpy(ls->acc, acc, sizeof acc);
+                    }
+                }
+                /* integer sums: the same whichever part comes first */
+                for (size_t f = nlocal[b]; f < nrows[b]; f++)
                     for (int y = 0; y < NER_NLABELS; y++)
                         acc[y] += r[f][y];
                 for (int y = 0; y < NER_NLABELS; y++)
                     w->emit[(i - 1) * NER_NLABELS + y] = (float)acc[y] * m->scale;
             }
             ner_viterbi(w->emit, len, m->trans, NULL, labels_out + s, w->bp);
-            if (conf_out)
-                ner_marginals(w->emit, len, m->trans, m->temperature, labels_out + s,
-                              conf_out + s, w->fb);
+            bool names = false;
+            for (size_t i = 0; i < len && !names; i++)
+                names = labels_out[s + i] != NER_O;
+            if (conf_out && (names || !w->conf_names))
+                marginals(w->emit, len, (const double(*)[NER_NLABELS])w->M, m->temperature,
+                          labels_out + s, conf_out + s, w->fb);
+            else if (conf_out)
+                for (size_t i = 0; i < len; i++)
+                    conf_out[s + i] = 1.0f;
             s = e;
         }
         b0 = b1;

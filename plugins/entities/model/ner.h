@@ -118,6 +118,10 @@ unsigned ner_model_bucket_bits(const ner_model *m);
 typedef struct ner_work ner_work;
 ner_work *ner_work_new(void);
 void ner_work_free(ner_work *w);
+/* From now on, ner_tag_ws() with w computes conf_out only where
+ * ner_entities() reads it, in sentences that have a name (the posteriors
+ * are most of the decoding time); the tokens of other sentences get 1. */
+void ner_work_conf_for_names(ner_work *w);
 
 /* Tags n tokens of text (from ner_tokenize, or any tokens with the same
  * conventions; offsets must lie inside text). The tokens are one document:

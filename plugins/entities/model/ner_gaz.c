@@ -12,11 +12,20 @@
 
 #define MAX_WORDS 8
 
-/* An open-addressing set of 64-bit keys (0 = empty): the hash of a type
- * and a sequence of word identities. One lookup per candidate length. */
+/* An open-addressing table of 64-bit keys (0 = empty): the hash of a type
+ * and a sequence of word identities, for every name and every run of a
+ * name's first words. The key's two low bits say which it is (FULL: a name,
+ * PREFIX: the first words of a longer one), so that a match grows a word at
+ * a time and stops as soon as no name goes on: one lookup per word of the
+ * candidate, and mostly one per token. */
+#define FULL 1u
+#define PREFIX 2u
+#define FLAGS (FULL | PREFIX)
+
 struct ner_gaz {
     uint64_t *keys;
-    size_t n, cap;
+    size_t n, cap; /* keys in use */
+    size_t names;
     size_t maxw[NER_NTYPES];
     bool image; /* keys live in an image (ner_gaz_from_image): read-only */
     void *map;
@@ -52,12 +61,13 @@ void ner_gaz_free(ner_gaz *g)
 
 size_t ner_gaz_size(const ner_gaz *g)
 {
-    return g->n;
+    return g->names;
 }
 
-static int insert(ner_gaz *g, uint64_t k)
+/* Adds flags to key k; *added: whether it was a new name. */
+static int insert(ner_gaz *g, uint64_t k, unsigned flags, bool *added)
 {
-    k |= 1; /* never 0 */
+    k = (k & ~(uint64_t)FLAGS) | flags; /* never 0 */
     if ((g->n + 1) * 2 > g->cap) {
         size_t nc = g->cap ? g->cap * 2 : 1024;
         uint64_t *nk = calloc(nc, sizeof *nk);
@@ -77,24 +87,29 @@ static int insert(ner_gaz *g, uint64_t k)
     }
     size_t j = (size_t)(k >> 17) & (g->cap - 1);
     while (g->keys[j]) {
-        if (g->keys[j] == k)
+        if ((g->keys[j] | FLAGS) == (k | FLAGS)) {
+            *added = (flags & FULL) && !(g->keys[j] & FULL);
+            g->keys[j] |= flags;
             return 0;
+        }
         j = (j + 1) & (g->cap - 1);
     }
     g->keys[j] = k;
     g->n++;
+    *added = (flags & FULL) != 0;
     return 0;
 }
 
-static int has(const ner_gaz *g, uint64_t k)
+/* FULL and PREFIX for key k, 0 when neither. */
+static unsigned lookup(const ner_gaz *g, uint64_t k)
 {
     if (!g->cap)
         return 0;
-    k |= 1;
+    k |= FLAGS;
     size_t j = (size_t)(k >> 17) & (g->cap - 1);
     while (g->keys[j]) {
-        if (g->keys[j] == k)
-            return 1;
+        if ((g->keys[j] | FLAGS) == k)
+            return (unsigned)(g->keys[j] & FLAGS);
         j = (j + 1) & (g->cap - 1);
     }
     return 0;
@@ -112,12 +127,14 @@ int ner_gaz_add(ner_gaz *g, int type, const char *name, size_t len)
     int rc = 0;
     if (t.n >= 1 && t.n <= MAX_WORDS) {
         uint64_t h = seq_start(type);
-        for (size_t i = 0; i < t.n; i++) {
+        bool added = false;
+        for (size_t i = 0; i < t.n && rc == 0; i++) {
             ner_tinfo ti;
             ner_tinfo_make(name + t.v[i].start, t.v[i].end - t.v[i].start, &ti);
             h = seq_next(h, ti.lw);
+            rc = insert(g, h, i + 1 < t.n ? PREFIX : FULL, &added);
         }
-        rc = insert(g, h);
+        g->names += added;
         if (t.n > g->maxw[type])
             g->maxw[type] = t.n;
     }
@@ -273,11 +290,8 @@ int ner_gaz_match(const ner_gaz *g, const char *text, const ner_tok *toks, size_
     uint64_t *lw = malloc(n * sizeof *lw);
     if (!lw)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        ner_tinfo ti;
-        ner_tinfo_make(text + toks[i].start, toks[i].end - toks[i].start, &ti);
-        lw[i] = ti.lw;
-    }
+    for (size_t i = 0; i < n; i++)
+        lw[i] = ner_word_id(text + toks[i].start, toks[i].end - toks[i].start);
     for (int type = 0; type < NER_NTYPES; type++) {
         size_t maxw = g->maxw[type];
         if (!maxw)
@@ -287,8 +301,11 @@ int ner_gaz_match(const ner_gaz *g, const char *text, const ner_tok *toks, size_
             uint64_t h = seq_start(type);
             for (size_t L = 1; L <= maxw && i + L <= n; L++) {
                 h = seq_next(h, lw[i + L - 1]);
-                if (has(g, h))
+                unsigned f = lookup(g, h);
+                if (f & FULL)
                     best = L;
+                if (!(f & PREFIX))
+                    break;
             }
             if (!best) {
                 i++;
@@ -304,13 +321,14 @@ int ner_gaz_match(const ner_gaz *g, const char *text, const ner_tok *toks, size_
     return 0;
 }
 
-/* The image: uint64_t n, cap, maxw[NER_NTYPES], then the cap keys of the
- * hash table, in native byte order. */
+/* The image: uint64_t n, cap, maxw[NER_NTYPES], names, then the cap keys of
+ * the hash table, in native byte order. */
 int ner_gaz_write_image(const ner_gaz *g, ner_gaz_write_fn write, void *ctx)
 {
-    uint64_t head[2 + NER_NTYPES] = {g->n, g->cap};
+    uint64_t head[3 + NER_NTYPES] = {g->n, g->cap};
     for (int t = 0; t < NER_NTYPES; t++)
         head[2 + t] = g->maxw[t];
+    head[2 + NER_NTYPES] = g->names;
     if (write(ctx, head, sizeof head) != 0)
         return -1;
     return g->cap ? write(ctx, g->keys, g->cap * sizeof *g->keys) : 0;
@@ -319,7 +337,7 @@ int ner_gaz_write_image(const ner_gaz *g, ner_gaz_write_fn write, void *ctx)
 ner_gaz *ner_gaz_from_image(const void *img, size_t len, void *map, size_t map_len, char *why,
                             size_t whylen)
 {
-    uint64_t head[2 + NER_NTYPES];
+    uint64_t head[3 + NER_NTYPES];
     if (((uintptr_t)img & 7) || len < sizeof head) {
         snprintf(why, whylen, "image too short or misaligned");
         return NULL;
@@ -328,7 +346,7 @@ ner_gaz *ner_gaz_from_image(const void *img, size_t len, void *map, size_t map_l
     uint64_t n = head[0], cap = head[1];
     const uint64_t *keys = (const uint64_t *)((const char *)img + sizeof head);
     if (cap > (len - sizeof head) / 8 || sizeof head + cap * 8 != len || (cap & (cap - 1)) ||
-        (cap ? n >= cap : n != 0)) {
+        (cap ? n >= cap : n != 0) || head[2 + NER_NTYPES] > n) {
         snprintf(why, whylen, "bad table size");
         return NULL;
     }
@@ -352,6 +370,7 @@ ner_gaz *ner_gaz_from_image(const void *img, size_t len, void *map, size_t map_l
     g->keys = (uint64_t *)keys;
     g->n = (size_t)n;
     g->cap = (size_t)cap;
+    g->names = (size_t)head[2 + NER_NTYPES];
     for (int t = 0; t < NER_NTYPES; t++)
         g->maxw[t] = (size_t)head[2 + t];
     g->image = true;

@@ -85,6 +85,8 @@ bool ner_is_particle(const char *s, size_t n);
 /* Is s[0, n) a hyphen or dash token? */
 bool ner_is_hyphen(const char *s, size_t n);
 
+/* The word identity of token s[0, len): ner_tinfo's lw, alone. */
+uint64_t ner_word_id(const char *s, size_t len);
 /* Token s[0, len) -> info. Linear in len; huge tokens are fine. */
 void ner_tinfo_make(const char *s, size_t len, ner_tinfo *ti);
 /* Sets the sentence-level fields of ti[0, n), one sentence. */

@@ -1,6 +1,7 @@
 /* Tokenizer for the NER tagger; the rules are documented in tokenize.h. */
 #include "tokenize.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,25 @@ enum {
     C_PUNCT,   /* every other punctuation or symbol, and invalid bytes */
 };
 
-static int class_of(int32_t cp)
+/* ASCII's classes, by the rules of class_other() below, in a table: most
+ * text is ASCII, and the tokenizer asks for every code point. */
+static uint8_t ascii_class[128];
+static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
+
+static int class_other(int32_t cp);
+
+static void ascii_init(void)
+{
+    for (int32_t c = 0; c < 128; c++)
+        ascii_class[c] = (uint8_t)class_other(c);
+}
+
+static inline int class_of(int32_t cp)
+{
+    return cp >= 0 && cp < 128 ? ascii_class[cp] : class_other(cp);
+}
+
+static int class_other(int32_t cp)
 {
     if (cp < 0)
         return C_PUNCT; /* an invalid byte: a one-byte token of its own */
@@ -79,7 +98,7 @@ static int class_of(int32_t cp)
 /* Decodes the code point at s[i] (i < len); returns its byte length, with
  * *cp = -1 for an invalid byte (then length 1, so that decoding resumes at
  * the next byte and the scan stays linear). */
-static size_t decode(const uint8_t *s, size_t len, size_t i, int32_t *cp)
+static inline size_t decode(const uint8_t *s, size_t len, size_t i, int32_t *cp)
 {
     if (s[i] < 0x80) {
         *cp = s[i];
@@ -106,7 +125,7 @@ static bool is_letter(int c)
 }
 
 /* Class of the code point at byte i, or C_SPACE past the end. */
-static int class_at(const uint8_t *s, size_t len, size_t i, int32_t *cp, size_t *n)
+static inline int class_at(const uint8_t *s, size_t len, size_t i, int32_t *cp, size_t *n)
 {
     if (i >= len) {
         *cp = 0;
@@ -132,7 +151,7 @@ static bool is_abbrev(const uint8_t *s, size_t n)
     if (n > 6)
         return false;
     for (size_t k = 0; k < sizeof abbrevs / sizeof *abbrevs; k++)
-        if (strlen(abbrevs[k]) == n && memcmp(abbrevs[k], s, n) == 0)
+        if (abbrevs[k][0] == s[0] && strlen(abbrevs[k]) == n && memcmp(abbrevs[k], s, n) == 0)
             return true;
     return false;
 }
@@ -240,6 +259,7 @@ static size_t scan_word(const uint8_t *s, size_t len, size_t i)
 
 int ner_tokenize(const char *text, size_t len, ner_toks *out)
 {
+    pthread_once(&ascii_once, ascii_init);
     const uint8_t *s = (const uint8_t *)text;
     out->n = 0;
     bool gap_ws = false, gap_nl = false;
