@@ -1,6 +1,7 @@
 /* The command line: run, check, status, plugins, new-plugin, --version, --help. */
 #include "internal.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -423,6 +424,11 @@ static int cmd_new_plugin(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Past a file size limit (ulimit -f), a write fails with EFBIG, which the
+     * sinks and the ledger report as a write error and the run fails cleanly
+     * (exit 4, nothing committed); the default action of SIGXFSZ would kill
+     * the process with a core dump instead. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(usage_main, stderr);
         return TM_EXIT_CONFIG;

@@ -92,18 +92,28 @@ int tm__read_file(tm_ctx *ctx, const char *path, int64_t max_bytes, char **buf, 
 {
     *buf = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer
+     * that never comes; anything but a regular file is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return tm__host.error(ctx, "%s: %s", path, strerror(errno)), TM_EINPUT;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
-        bool dir = S_ISDIR(st.st_mode);
         close(fd);
-        if (dir)
-            return tm__host.error(ctx, "%s: is a directory, not a file", path), TM_EINPUT;
-        return tm__host.error(ctx, "%s: not a regular file (%s)", path, strerror(e)), TM_EINPUT;
+        return tm__host.error(ctx, "%s: %s", path, strerror(e)), TM_EINPUT;
     }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        if (S_ISDIR(st.st_mode))
+            return tm__host.error(ctx, "%s: is a directory, not a file", path), TM_EINPUT;
+        return tm__host.error(ctx, "%s: not a regular file (%s)", path,
+                              S_ISFIFO(st.st_mode)   ? "a FIFO"
+                              : S_ISSOCK(st.st_mode) ? "a socket"
+                                                     : "a device"),
+               TM_EINPUT;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     *len = (size_t)st.st_size;
     if (max_bytes > 0 && st.st_size > max_bytes) {
         close(fd);

@@ -66,6 +66,12 @@ static const char schema[] =
 
 static char *db_error(tm_ledger *l, const char *what)
 {
+    /* "disk I/O error" alone does not say that the disk is full (ENOSPC) or
+     * the file too large (EFBIG): add the system's reason when there is one */
+    int sys = l->db ? sqlite3_system_errno(l->db) : 0;
+    if (sys)
+        return tm__xasprintf("%s: %s: %s (%s)", l->db_path, what, sqlite3_errmsg(l->db),
+                             strerror(sys));
     return tm__xasprintf("%s: %s: %s", l->db_path, what, l->db ? sqlite3_errmsg(l->db) : "");
 }
 
@@ -206,8 +212,13 @@ int tm__ledger_open(const char *dir, double wait_s, tm_ledger **out, char **err)
     if (exec(l, schema, err, "not a textmill ledger (cannot create its tables)") != 0 ||
         exec(l, "PRAGMA user_version = 1", err, "cannot write") != 0 ||
         load_state(l, err) != 0) {
+        /* a full disk or an I/O error is no fault of the configuration: it
+         * fails the run as a sink's write error does */
+        int code = sqlite3_errcode(l->db);
+        rc = code == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR ? TM_EXIT_STAGE
+                                                                  : TM_EXIT_CONFIG;
         tm__ledger_close(l);
-        return TM_EXIT_CONFIG;
+        return rc;
     }
     *out = l;
     return 0;

@@ -659,7 +659,7 @@ int tm__run(tm_pipeline *p, const tm_run_opts *o)
         char *err = NULL;
         int rc = tm__ledger_open(p->state_dir, o->wait, &r.ledger, &err);
         if (!rc && tm__ledger_run_begin(r.ledger, &err) != 0)
-            rc = TM_EXIT_CONFIG;
+            rc = TM_EXIT_STAGE; /* the ledger could not be written (disk full, I/O) */
         if (rc) { /* nothing ran: no summary, no manifest */
             tm__log(TM_LOG_ERROR, NULL, "%s: %s", p->file, err);
             free(err);

@@ -147,6 +147,76 @@ static tm_node *walk(walker *w, yaml_node_t *yn, int depth)
     }
 }
 
+/* libyaml keeps one simple-key slot per open flow collection and scans them
+ * all at every token, so text nested N deep costs N^2 before any node
+ * exists (100,000 '[' take minutes). A pipeline never nests deeper than
+ * MAX_DEPTH, so brackets are counted first (outside quotes and comments),
+ * and text deeper than MAX_FLOW_SCAN is refused before libyaml sees it.
+ * The count is rough (a '[' inside a plain scalar counts too), hence a
+ * bound far above MAX_DEPTH; the walk below gives the exact error. */
+#define MAX_FLOW_SCAN 1000
+
+static bool flow_too_deep(const char *t, size_t len, size_t *line, size_t *col)
+{
+    size_t depth = 0, ln = 1, bol = 0;
+    char quote = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = t[i];
+        if (c == '\n') {
+            ln++, bol = i + 1;
+            continue;
+        }
+        if (quote) {
+            if (c == '\\' && quote == '"')
+                i++;
+            else if (c == quote)
+                quote = 0;
+            continue;
+        }
+        bool token_start = i == bol || strchr(" \t[{,:", t[i - 1]);
+        if (c == '#' && (i == bol || t[i - 1] == ' ' || t[i - 1] == '\t')) {
+            while (i + 1 < len && t[i + 1] != '\n')
+                i++;
+        } else if ((c == '"' || c == '\'') && token_start) {
+            quote = c;
+        } else if (c == '[' || c == '{') {
+            if (++depth > MAX_FLOW_SCAN) {
+                *line = ln, *col = i - bol + 1;
+                return true;
+            }
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return false;
+}
+
+/* libyaml's error as "FILE:LINE:COL: problem". */
+static char *parse_error(const yaml_parser_t *parser, const char *path, const char *text,
+                         size_t len)
+{
+    const char *problem = parser->problem ? parser->problem : "malformed YAML";
+    yaml_mark_t m = parser->problem_mark;
+    if (parser->error == YAML_READER_ERROR) {
+        /* the reader (encoding errors) gives a byte offset, not a mark */
+        size_t off = parser->problem_offset < len ? parser->problem_offset : len, bol = 0;
+        m.line = 0;
+        for (size_t i = 0; i < off; i++)
+            if (text[i] == '\n')
+                m.line++, bol = i + 1;
+        m.column = off - bol;
+        if (off == len)
+            return tm__xasprintf("%s:%zu:%zu: %s at the end: a pipeline file must be UTF-8",
+                                 path, m.line + 1, m.column + 1, problem);
+        return tm__xasprintf("%s:%zu:%zu: %s (byte 0x%02X): a pipeline file must be UTF-8", path,
+                             m.line + 1, m.column + 1, problem, (unsigned char)text[off]);
+    }
+    if (parser->context)
+        return tm__xasprintf("%s:%zu:%zu: %s %s", path, m.line + 1, m.column + 1, problem,
+                             parser->context);
+    return tm__xasprintf("%s:%zu:%zu: %s", path, m.line + 1, m.column + 1, problem);
+}
+
 tm_node *tm__yaml_load(const char *path, const char *text, size_t len, bool expand_vars,
                        char **err)
 {
@@ -181,19 +251,21 @@ tm_node *tm__yaml_load(const char *path, const char *text, size_t len, bool expa
         return NULL;
     }
 
+    size_t dl, dc;
+    if (flow_too_deep(text, len, &dl, &dc)) {
+        free(owned);
+        *err = tm__xasprintf("%s:%zu:%zu: nested too deeply (more than %d levels)", path, dl, dc,
+                             MAX_DEPTH);
+        return NULL;
+    }
+
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     tm_node *root = NULL;
     if (!yaml_parser_load(&parser, &doc)) {
-        const char *problem = parser.problem ? parser.problem : "malformed YAML";
-        yaml_mark_t m = parser.problem_mark;
-        if (parser.context)
-            *err = tm__xasprintf("%s:%zu:%zu: %s %s", path, m.line + 1, m.column + 1,
-                                 problem, parser.context);
-        else
-            *err = tm__xasprintf("%s:%zu:%zu: %s", path, m.line + 1, m.column + 1, problem);
+        *err = parse_error(&parser, path, text, len);
         yaml_parser_delete(&parser);
         free(owned);
         return NULL;
@@ -221,9 +293,7 @@ tm_node *tm__yaml_load(const char *path, const char *text, size_t len, bool expa
                 }
                 yaml_document_delete(&next);
             } else {
-                yaml_mark_t m = parser.problem_mark;
-                *err = tm__xasprintf("%s:%zu:%zu: %s", path, m.line + 1, m.column + 1,
-                                     parser.problem ? parser.problem : "malformed YAML");
+                *err = parse_error(&parser, path, text, len);
                 tm__node_free(root);
                 root = NULL;
             }

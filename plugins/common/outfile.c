@@ -639,8 +639,15 @@ int outfile_commit_append(outfile *o)
     }
     if (!e && (size > l || n > 0) && fsync(fd) != 0)
         e = errno;
+    /* a failed append (a full disk) is undone at once, so that the failed
+     * run leaves no part of its output; if even that fails, the next run
+     * cuts the file back */
+    bool undone = e && ftruncate(fd, (off_t)l) == 0 && fsync(fd) == 0;
     if (close(fd) != 0 && !e)
         e = errno;
+    if (e && undone)
+        return h->error(ctx, "%s: cannot append this run's output: %s (the file is left as "
+                             "earlier runs committed it)", o->path, strerror(e));
     if (e)
         return h->error(ctx, "%s: cannot append this run's output: %s (the next run cuts the "
                              "file back to the %" PRId64 " committed bytes)",

@@ -94,6 +94,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         size_t id_len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
         tm_doc *d = h->doc_new_take(ctx, base, id_len, text, len);
         if (!d) { /* rejected by the invalid_utf8 policy, which the host reported */
+            h->log(ctx, TM_LOG_INFO, "%s: invalid UTF-8: that document is this file", path);
             done(h, ctx, path);
             continue;
         }

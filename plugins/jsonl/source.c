@@ -69,6 +69,7 @@ typedef struct state {
     const char *path;
     char *stem; /* file name without .jsonl/.gz/.zst, for ids */
     size_t lineno;
+    size_t records; /* lines of the current file that were not blank */
     format fmt;
 
     /* raw bytes read from fd; [in_pos, in_len) not yet consumed */
@@ -293,13 +294,15 @@ static int open_file(state *s, tm_ctx *ctx)
 {
     const tm_host *h = s->host;
     s->path = s->files.items[s->next++];
-    s->lineno = 0;
+    s->lineno = s->records = 0;
     if (!s->in) {
         s->in = h->alloc(IN_CAP);
         s->dec = h->alloc(DEC_CAP);
         if (!s->in || !s->dec)
             return TM_ENOMEM;
     }
+    /* A FIFO is read as a stream (another program writing JSONL into it):
+     * opening it waits for the writer, as cat does; a signal stops the wait. */
     int fd = open(s->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return h->error(ctx, "%s: %s", s->path, strerror(errno)), TM_EINPUT;
@@ -745,6 +748,14 @@ static const char *current_line(const state *s, size_t *len)
     return s->cur;
 }
 
+/* The host names a document its invalid_utf8 policy rejects by its id;
+ * this says where it is. */
+static void rejected_here(const state *s, tm_ctx *ctx)
+{
+    s->host->log(ctx, TM_LOG_INFO, "%s:%zu: invalid UTF-8: that document is this line", s->path,
+                 s->lineno);
+}
+
 /* Parses the current line into a document with cJSON: the reference for
  * every line read_fast refuses. *out stays NULL when the host's
  * invalid_utf8 policy rejected the text. */
@@ -852,8 +863,10 @@ static int read_doc(state *s, tm_ctx *ctx, tm_doc **out)
         memcpy(buf, text.item->valuestring, text_n);
     }
     tm_doc *doc = h->doc_new_take(ctx, id_p, id_n, buf, text_n);
-    if (!doc)
-        goto done; /* rejected by the invalid_utf8 policy; the host said why */
+    if (!doc) { /* rejected by the invalid_utf8 policy; the host said why */
+        rejected_here(s, ctx);
+        goto done;
+    }
 
     rc = add_meta(s, ctx, doc, root, &meta);
     if (rc == TM_OK && ann.item)
@@ -1094,8 +1107,10 @@ static int read_fast(state *s, tm_ctx *ctx, tm_doc **out)
         return TM_ENOMEM;
     size_t text_n = jio_unescape(tv->val, tv->val_n, buf);
     tm_doc *doc = h->doc_new_take(ctx, id_p, id_n, buf, text_n);
-    if (!doc)
-        return TM_OK; /* rejected by the invalid_utf8 policy; the host said why */
+    if (!doc) { /* rejected by the invalid_utf8 policy; the host said why */
+        rejected_here(s, ctx);
+        return TM_OK;
+    }
 
     rc = add_meta_fast(s, ctx, doc, fm, n, has_mo ? fm + n : NULL, nm);
     if (rc == TM_OK && ann != SIZE_MAX) {
@@ -1144,6 +1159,8 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         if (rc == 0) {
             /* every line of this file has been emitted (or skipped): with
              * `state:`, a later run skips the file unless it changes */
+            if (!s->records) /* say which, as the files source does */
+                h->log(ctx, TM_LOG_WARN, "%s: empty file (no records), skipped", s->path);
             if (TM_HOST_HAS(h, input_done))
                 h->input_done(ctx, s->path);
             close_file(s);
@@ -1152,6 +1169,7 @@ static int process(void *st, tm_ctx *ctx, tm_batch *batch)
         s->lineno++;
         if (is_blank(s->cur, s->cur_len))
             continue;
+        s->records++;
         tm_doc *doc = NULL;
         rc = read_fast(s, ctx, &doc);
         if (rc == REFUSED)

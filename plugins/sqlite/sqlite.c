@@ -321,13 +321,23 @@ static bool is_busy(int rc)
 static int db_error(state *s, tm_ctx *ctx, int rc, const char *doing)
 {
     const char *path = s->cfg->path;
+    int saved = errno; /* what the failed write met, if SQLite does not keep it */
     if (is_busy(rc))
         return s->host->error(ctx, "%s: database is locked by another process (waited %g s)",
                               path, s->cfg->busy_timeout);
     if (rc == SQLITE_NOMEM)
         return s->host->error(ctx, "%s: out of memory while %s", path, doing), TM_ENOMEM;
-    return s->host->error(ctx, "%s: cannot %s: %s", path, doing,
-                          s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    /* sqlite3_db_cacheflush leaves the connection's message alone ("not an
+     * error"): then say what the code means, and the system's reason (EFBIG,
+     * ENOSPC) when there is one */
+    const char *msg = s->db && sqlite3_errcode(s->db) != SQLITE_OK ? sqlite3_errmsg(s->db)
+                                                                   : sqlite3_errstr(rc);
+    int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+    if (!sys && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL))
+        sys = saved;
+    if (sys)
+        return s->host->error(ctx, "%s: cannot %s: %s (%s)", path, doing, msg, strerror(sys));
+    return s->host->error(ctx, "%s: cannot %s: %s", path, doing, msg);
 }
 
 static int exec(state *s, tm_ctx *ctx, const char *sql, const char *doing)
@@ -814,6 +824,22 @@ static int commit(void *st, tm_ctx *ctx)
     return s->created ? outfile_sync_dir(s->host, ctx, s->cfg->path) : TM_OK;
 }
 
+/* After a write error (a full disk, EFBIG) SQLite does not roll back at once:
+ * the connection stops, and the hot journal is played back by whoever opens
+ * the file next, so until then the file holds part of this run's pages and
+ * a read-only reader cannot open it. Opening it again now and reading plays
+ * the journal back (it only rewrites old pages and shrinks the file, so it
+ * needs no new space), leaving the database as it was before the run. */
+static void undo_hot_journal(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 1000);
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    }
+    sqlite3_close(db);
+}
+
 static void fini(void *st)
 {
     state *s = st;
@@ -825,6 +851,8 @@ static void fini(void *st)
      * 0 bytes (an empty database): removing it could pull it from under
      * another run that opened it meanwhile and waits for the lock. */
     sqlite3_close(s->db);
+    if (s->in_tx)
+        undo_hot_journal(s->cfg->path);
     XXH3_freeState(s->hash);
     s->host->free(s->buf);
     s->host->free(s);
