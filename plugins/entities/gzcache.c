@@ -4,6 +4,7 @@
 #include "fold.h"
 #include "model/ner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 #include <xxhash.h>
@@ -400,11 +402,38 @@ static void *cache_get(const kind_ops *ops, const char *const *paths, size_t n,
     void *obj = ops->open(img, len, map, map_len, why, sizeof why);
     if (obj) {
         info->hit = true;
+        utimensat(AT_FDCWD, info->file, NULL, 0); /* used now: see prune() */
         return obj;
     }
     munmap(map, map_len);
     snprintf(info->note, sizeof info->note, "%s: damaged (%s)", info->file, why);
     return NULL;
+}
+
+/* Images are named after their lists' paths, so one left by lists that
+ * moved (another install, another build tree) is never read again: when an
+ * image is written, those of the directory not used for PRUNE_DAYS go (a hit
+ * touches its file). A run that still maps one keeps its mapping. */
+#define PRUNE_DAYS 30
+static void prune(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    time_t old = time(NULL) - (time_t)PRUNE_DAYS * 86400;
+    struct dirent *e;
+    char path[PATH_MAX];
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        struct stat st;
+        if (l < 9 || strcmp(e->d_name + l - 8, ".tmcache") != 0 ||
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+            strcmp(path, keep) == 0 || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (st.st_mtime < old)
+            unlink(path);
+    }
+    closedir(d);
 }
 
 /* Writes the object just built to the cache, if it can take it. */
@@ -414,8 +443,10 @@ static void cache_put(const kind_ops *ops, const char *cache_dir, gzc_info *info
     char note[sizeof info->note];
     if (!keyed)
         return;
-    if (cache_write(cache_dir, info->file, ops->kind, k, ops->image, obj, note, sizeof note) == 0)
+    if (cache_write(cache_dir, info->file, ops->kind, k, ops->image, obj, note, sizeof note) == 0) {
         info->written = true;
+        prune(cache_dir, info->file);
+    }
     else
         snprintf(info->note, sizeof info->note, "%s", note);
 }
