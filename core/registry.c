@@ -158,9 +158,34 @@ static const char *unsafe_mode(const struct stat *st, bool dir)
     return NULL;
 }
 
+/* Checks every directory above `file` (an absolute path), nearest first;
+ * the reason one fails, or NULL. */
+static char *unsafe_dirs(const char *plugin, const char *file)
+{
+    char *dir = tm__xstrdup(file), *err = NULL;
+    struct stat st;
+    const char *why;
+    for (char *slash = strrchr(dir, '/'); slash && !err; slash = strrchr(dir, '/')) {
+        slash[slash == dir] = 0; /* the parent; "/" last */
+        if (stat(dir, &st) != 0)
+            err = tm__xasprintf("cannot load plugin %s: %s: %s", plugin, dir, strerror(errno));
+        else if ((why = unsafe_mode(&st, true)))
+            err = tm__xasprintf("refusing to load plugin %s: its directory %s %s (set "
+                                "TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)",
+                                plugin, dir, why);
+        if (slash == dir)
+            break;
+    }
+    free(dir);
+    return err;
+}
+
 /* Why the plugin file (open as fd) is not safe to load, or NULL: the file
  * itself and every directory above it must pass unsafe_mode(), since
- * whoever may write a directory may put another file in the plugin's place. */
+ * whoever may write a directory may put another file in the plugin's place.
+ * Both the directories the path names as written and those it resolves to
+ * are checked: a symbolic link on the way can be re-pointed by whoever may
+ * write the directory that holds it. */
 static char *unsafe_plugin(const char *path, int fd)
 {
     struct stat st;
@@ -172,21 +197,19 @@ static char *unsafe_plugin(const char *path, int fd)
     if (why)
         return tm__xasprintf("refusing to load plugin %s: the file %s (set "
                              "TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)", path, why);
+    char *cwd = path[0] == '/' ? NULL : getcwd(NULL, 0);
+    if (path[0] != '/' && !cwd)
+        return tm__xasprintf("cannot load plugin %s: %s", path, strerror(errno));
+    char *as_written = cwd ? tm__xasprintf("%s/%s", cwd, path) : tm__xstrdup(path);
+    free(cwd);
+    char *err = unsafe_dirs(path, as_written);
+    free(as_written);
+    if (err)
+        return err;
     char *real = realpath(path, NULL);
     if (!real)
         return tm__xasprintf("cannot load plugin %s: %s", path, strerror(errno));
-    char *err = NULL;
-    for (char *slash = strrchr(real, '/'); slash && !err; slash = strrchr(real, '/')) {
-        slash[slash == real] = 0; /* the parent; "/" last */
-        if (stat(real, &st) != 0)
-            err = tm__xasprintf("cannot load plugin %s: %s: %s", path, real, strerror(errno));
-        else if ((why = unsafe_mode(&st, true)))
-            err = tm__xasprintf("refusing to load plugin %s: its directory %s %s (set "
-                                "TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)",
-                                path, real, why);
-        if (slash == real)
-            break;
-    }
+    err = unsafe_dirs(path, real);
     free(real);
     return err;
 }
@@ -209,7 +232,8 @@ int tm__plugin_open(const char *path, tm_loaded *out, char **err)
                              "the current directory implicitly", path, path);
         return -1;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in the plugin's place must be refused, not waited on */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         *err = tm__xasprintf("cannot load plugin %s: %s", path, strerror(errno));
         return -1;

@@ -303,13 +303,16 @@ static int isolate(run *r, size_t i, tm_doc **snap, size_t n, tm_batch *out, dou
         bool can_undo = undoable(c, &one);
         bool over = budget > 0 && (took > budget || prc == TM_ETIMEDOUT);
         char tb[32], tt[32];
-        if (over && !can_undo) {
-            /* the stage took documents to hold or handed held ones on: what
-             * it did stays done (a real failure follows on_error below) */
+        /* Throwing the call's output away undoes it only for a stage that
+         * keeps nothing between documents (TM_CAP_REENTRANT): dedupe has
+         * already indexed the document, and rejecting it would leave later
+         * copies dropped as duplicates of a document no output has. */
+        if (over && (!can_undo || !(d->caps & TM_CAP_REENTRANT))) {
+            /* what it did stays done (a real failure follows on_error below) */
             if (prc >= 0 || prc == TM_ETIMEDOUT) {
                 tm__log(TM_LOG_WARN, NULL, "stage '%s' took %s on document %s, more than "
-                        "time_budget (%s), but it holds documents back, so the call cannot "
-                        "be undone: the document goes on", c->step->name,
+                        "time_budget (%s), but it keeps state between documents, so the "
+                        "call cannot be undone: the document goes on", c->step->name,
                         duration(tt, sizeof tt, took, false), orig->id,
                         duration(tb, sizeof tb, budget, true));
                 tm__ctx_stat_add(&c->counters, &c->n_counters, "over_time_budget_kept", 1);

@@ -208,7 +208,7 @@ pipeline("state: state", [f"{{use: {TP}/holds.so, name: window, time_budget: 100
 rc, err, _ = run("run", "p.yaml", "--stats")
 check(f"a call over the budget that cannot be undone: kept, with a warning; exit 0 ({rc})",
       rc == 0 and ids("out/a.jsonl") == ALL and not lines("state/rejects.jsonl")
-      and "on document a05, more than time_budget (100 ms), but it holds documents back" in err
+      and "on document a05, more than time_budget (100 ms), but it keeps state between documents" in err
       and [x.split()[-1] for x in err.splitlines() if "over_time_budget_kept" in x] == ["1"],
       err)
 

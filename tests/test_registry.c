@@ -199,6 +199,28 @@ static void test_unsafe_permissions(void **st)
     assert_null(open_err(path));
     assert_int_equal(chmod(dir, 0700), 0);
 
+    /* a symbolic link in a directory anyone may write: anyone may re-point it,
+     * even when what it points to is safe */
+    char *open_dir = tm__xasprintf("%s/open", dir), *link = tm__xasprintf("%s/open/link.so", dir);
+    assert_int_equal(mkdir(open_dir, 0777), 0);
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_int_equal(symlink(path, link), 0);
+    want = tm__xasprintf("refusing to load plugin %s: its directory %s is writable by every "
+                         "user (set TEXTMILL_ALLOW_UNSAFE_PLUGINS=1 to load it anyway)",
+                         link, open_dir);
+    expect_refusal(link, want);
+    free(want);
+    free(link);
+    free(open_dir);
+
+    /* a FIFO in a plugin's place is refused, not waited on */
+    char *fifo = tm__xasprintf("%s/fifo.so", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    want = tm__xasprintf("cannot load plugin %s: not a regular file", fifo);
+    expect_refusal(fifo, want);
+    free(want);
+    free(fifo);
+
     /* owned by another user who is not root (only root can give a file away) */
     if (geteuid() == 0) {
         assert_int_equal(chown(path, 65534, 65534), 0);

@@ -302,7 +302,8 @@ static int open_file(state *s, tm_ctx *ctx)
             return TM_ENOMEM;
     }
     /* A FIFO is read as a stream (another program writing JSONL into it):
-     * opening it waits for the writer, as cat does; a signal stops the wait. */
+     * opening it waits for the writer, as cat does. The run's signal handler
+     * restarts the wait (SA_RESTART), so only a second SIGTERM ends it. */
     int fd = open(s->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return h->error(ctx, "%s: %s", s->path, strerror(errno)), TM_EINPUT;

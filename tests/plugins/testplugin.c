@@ -170,6 +170,9 @@ TM_EXPORT const tm_plugin tm_plugin_descriptor = {
     .reads = reads,
     .init = init,
     .process = process,
+#if defined(TP_SLOW_DOC) || defined(TP_GIVES_UP)
+    .caps = TM_CAP_REENTRANT, /* nothing kept between documents: a call can be undone */
+#endif
 #if defined(TP_SLOW_FLUSH) || defined(TP_HOLDS)
     .flush = flush,
 #endif
