@@ -147,46 +147,159 @@ static tm_node *walk(walker *w, yaml_node_t *yn, int depth)
     }
 }
 
-/* libyaml keeps one simple-key slot per open flow collection and scans them
+/* libyaml keeps one simple-key slot per open flow collection and walks them
  * all at every token, so text nested N deep costs N^2 before any node
- * exists (100,000 '[' take minutes). A pipeline never nests deeper than
- * MAX_DEPTH, so brackets are counted first (outside quotes and comments),
- * and text deeper than MAX_FLOW_SCAN is refused before libyaml sees it.
- * The count is rough (a '[' inside a plain scalar counts too), hence a
- * bound far above MAX_DEPTH; the walk below gives the exact error. */
+ * exists (100,000 '[' take 16 s and more). A pipeline never nests deeper
+ * than MAX_DEPTH, so the text is lexed first, roughly, and refused when
+ * more than MAX_FLOW_SCAN '[' or '{' are open at once.
+ *
+ * The lexer approximates YAML's: it skips comments, quoted scalars and the
+ * bodies of block scalars ('|' or '>': the lines indented deeper than the
+ * collection that holds the header), and a quote opens only where a node
+ * can start, never inside a plain scalar, so that text libyaml reads cannot
+ * hide behind a misread quote. A '[' inside a block plain scalar still
+ * counts (as literal text it cannot change the context). Hence a bound far
+ * above MAX_DEPTH; the walk below gives the exact error. The text has no
+ * NUL. Columns count characters, as libyaml's marks do. */
 #define MAX_FLOW_SCAN 1000
+
+/* The length of the line break at t[i], or 0: like libyaml, CR, CR LF, NEL,
+ * LS and PS break lines too. */
+static size_t line_break(const char *t, size_t i, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)t + i;
+    size_t n = len - i;
+    if (n == 0)
+        return 0;
+    if (u[0] == '\n' || u[0] == '\r')
+        return u[0] == '\r' && n > 1 && u[1] == '\n' ? 2 : 1;
+    if (n > 1 && u[0] == 0xC2 && u[1] == 0x85)
+        return 2;
+    if (n > 2 && u[0] == 0xE2 && u[1] == 0x80 && (u[2] == 0xA8 || u[2] == 0xA9))
+        return 3;
+    return 0;
+}
+
+static bool blank_at(const char *t, size_t i, size_t len)
+{
+    return i >= len || t[i] == ' ' || t[i] == '\t' || line_break(t, i, len);
+}
+
+/* "|" or ">", then indicators like "-", "+2", then only a comment. */
+static bool block_header(const char *t, size_t i, size_t len)
+{
+    size_t j = i + 1;
+    while (j < len && strchr("+-0123456789", t[j]))
+        j++;
+    while (j < len && (t[j] == ' ' || t[j] == '\t'))
+        j++;
+    return blank_at(t, j, len) || (t[j] == '#' && (t[j - 1] == ' ' || t[j - 1] == '\t'));
+}
 
 static bool flow_too_deep(const char *t, size_t len, size_t *line, size_t *col)
 {
-    size_t depth = 0, ln = 1, bol = 0;
-    char quote = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = t[i];
-        if (c == '\n') {
-            ln++, bol = i + 1;
+    size_t flow = 0, lit = 0; /* open '[' '{': in flow context; in block plain scalars */
+    size_t ln = 1, i = len >= 3 && memcmp(t, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0, bol = i;
+    size_t owner = 0, key = 0; /* columns: the block collection holding this line, a key */
+    long body = -1;            /* in a block scalar: its lines are indented more than this */
+    char quote = 0;            /* in a '...' or "..." scalar */
+    bool plain = false;        /* in a plain scalar */
+    bool lone = false;         /* ... that began a line, so perhaps the document */
+    bool start = true;         /* a node may start here */
+    bool fresh = true;         /* ... right after the indentation, "- " or "? " */
+    while (i < len) {
+        size_t nl = line_break(t, i, len), sp = i;
+        if (nl) {
+            i += nl, ln++, bol = i;
             continue;
         }
+        bool doc = i == bol && len - i >= 3 &&
+                   (!memcmp(t + i, "---", 3) || !memcmp(t + i, "...", 3)) && blank_at(t, i + 3, len);
+        if (doc)
+            quote = 0;
+        if (i == bol && !quote) {
+            while (sp < len && t[sp] == ' ')
+                sp++;
+            size_t indent = sp - i, e = sp;
+            while (e < len && (t[e] == ' ' || t[e] == '\t'))
+                e++;
+            if (blank_at(t, e, len) || (body >= 0 && (long)indent > body)) {
+                while (i < len && !line_break(t, i, len)) /* blank, or a block scalar's */
+                    i++;
+                continue;
+            }
+            /* a plain scalar goes on in a flow, on a line deeper than its collection,
+             * or anywhere if it is the document; "---" or "..." ends it, and quotes */
+            bool more = plain && (flow || indent > owner || lone) && !doc;
+            body = -1, plain = more, start = fresh = !more, owner = key = indent;
+            i = doc ? i + 3 : sp;
+            if (doc)
+                continue;
+        }
+        char c = t[i];
         if (quote) {
-            if (c == '\\' && quote == '"')
-                i++;
+            if (quote == '"' && c == '\\' && !line_break(t, i + 1, len))
+                i++; /* an escape; an escaped line break still counts as a line */
+            else if (quote == '\'' && c == '\'' && i + 1 < len && t[i + 1] == '\'')
+                i++; /* '' is a quote */
             else if (c == quote)
                 quote = 0;
+            i++;
             continue;
         }
-        bool token_start = i == bol || strchr(" \t[{,:", t[i - 1]);
-        if (c == '#' && (i == bol || t[i - 1] == ' ' || t[i - 1] == '\t')) {
-            while (i + 1 < len && t[i + 1] != '\n')
+        bool ind = blank_at(t, i + 1, len); /* followed by a blank */
+        if (c == ' ' || c == '\t') {
+        } else if (c == '#' && (!plain || i == bol || t[i - 1] == ' ' || t[i - 1] == '\t')) {
+            while (i + 1 < len && !line_break(t, i + 1, len))
                 i++;
-        } else if ((c == '"' || c == '\'') && token_start) {
-            quote = c;
+            plain = false;
         } else if (c == '[' || c == '{') {
-            if (++depth > MAX_FLOW_SCAN) {
-                *line = ln, *col = i - bol + 1;
+            if (plain && !flow) {
+                lit++;
+            } else {
+                flow++;
+                plain = fresh = false, start = true;
+            }
+            if (flow + lit > MAX_FLOW_SCAN) {
+                size_t chars = 0;
+                for (size_t k = bol; k < i; k++)
+                    chars += ((unsigned char)t[k] & 0xC0) != 0x80;
+                *line = ln, *col = chars + 1;
                 return true;
             }
-        } else if ((c == ']' || c == '}') && depth) {
-            depth--;
+        } else if (c == ']' || c == '}') {
+            if (plain && !flow)
+                lit -= lit > 0;
+            else
+                flow -= flow > 0, plain = start = fresh = false;
+        } else if (c == ',' && flow) {
+            plain = false, start = true;
+        } else if (c == ':' && (ind || (flow && !plain))) {
+            if (!flow)
+                owner = key; /* a key at the start of the line begins a mapping there */
+            plain = fresh = false, start = true;
+        } else if (!start) {
+        } else if ((c == '-' || c == '?') && ind) {
+            owner = i - bol, fresh = true;
+        } else if ((c == '|' || c == '>') && block_header(t, i, len)) {
+            body = (long)owner;
+            while (i + 1 < len && !line_break(t, i + 1, len))
+                i++;
+        } else if (c == '&' || c == '!' || c == '*') { /* anchor, tag, alias */
+            while (!blank_at(t, i + 1, len) && !strchr(",[]{}", t[i + 1]))
+                i++;
+            start = c != '*';
+        } else {
+            lone = fresh && i - bol == owner;
+            if (fresh)
+                key = i - bol, fresh = false;
+            if (c == '\'' || c == '"')
+                quote = c;
+            else
+                plain = true;
+            start = false;
         }
+        i++;
     }
     return false;
 }
@@ -254,8 +367,8 @@ tm_node *tm__yaml_load(const char *path, const char *text, size_t len, bool expa
     size_t dl, dc;
     if (flow_too_deep(text, len, &dl, &dc)) {
         free(owned);
-        *err = tm__xasprintf("%s:%zu:%zu: nested too deeply (more than %d levels)", path, dl, dc,
-                             MAX_DEPTH);
+        *err = tm__xasprintf("%s:%zu:%zu: nested too deeply (more than %d unclosed '[' or '{')",
+                             path, dl, dc, MAX_FLOW_SCAN);
         return NULL;
     }
 

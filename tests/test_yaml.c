@@ -97,6 +97,68 @@ static void test_deep_nesting(void **st)
     free(err);
 }
 
+/* pre + n copies of unit + post, in a new string */
+static char *repeat(const char *pre, const char *unit, int n, const char *post)
+{
+    size_t lp = strlen(pre), lu = strlen(unit), lt = strlen(post);
+    char *s = malloc(lp + lu * (size_t)n + lt + 1);
+    assert_non_null(s);
+    memcpy(s, pre, lp);
+    for (int i = 0; i < n; i++)
+        memcpy(s + lp + lu * (size_t)i, unit, lu);
+    memcpy(s + lp + lu * (size_t)n, post, lt + 1);
+    return s;
+}
+
+static void expect_flow_err(const char *pre, const char *post, const char *expected)
+{
+    char *t = repeat(pre, "[", 1001, post);
+    expect_err(t, expected);
+    free(t);
+}
+
+static void test_flow_precheck_quotes(void **st)
+{
+    (void)st;
+    /* an apostrophe in a plain scalar, or after a quoted scalar, hides nothing */
+    expect_flow_err("version: 1\nname: rock 'n roll\ndeep: ", "\n",
+                    "p.yaml:3:1007: nested too deeply (more than 1000 unclosed '[' or '{')");
+    expect_flow_err("a: 'a'' ['\nb: ", "\n",
+                    "p.yaml:2:1004: nested too deeply (more than 1000 unclosed '[' or '{')");
+    expect_flow_err("a: x,'y\nb: ", "'\n",
+                    "p.yaml:2:1004: nested too deeply (more than 1000 unclosed '[' or '{')");
+    expect_flow_err("# it's\nb: ", "\n",
+                    "p.yaml:2:1004: nested too deeply (more than 1000 unclosed '[' or '{')");
+    /* brackets in quoted scalars do not count */
+    char *t = repeat("version: 1\nlist: [", "'it''s [x', \"\\\"{\", ", 1001, "end]\n");
+    char *err = load_err(t);
+    assert_null(err);
+    free(t);
+}
+
+static void test_flow_precheck_block_scalars(void **st)
+{
+    (void)st;
+    const char *heads[] = {"note: |\n", "note: |-\n", "note: >+2\n", "- - k: > # c\n"};
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        char *t = repeat(heads[i], "      \\[ it's {\n", 1001, "");
+        char *err = load_err(t);
+        assert_null(err);
+        free(t);
+    }
+    /* the body ends where the indentation does */
+    expect_flow_err("- - k: |\n      text\n  - ", "\n",
+                    "p.yaml:3:1005: nested too deeply (more than 1000 unclosed '[' or '{')");
+}
+
+static void test_flow_precheck_position(void **st)
+{
+    (void)st;
+    /* an escaped line break is still a line; columns count characters */
+    expect_flow_err("version: 1\nname: \"a long \\\n  name\"\nd\xC3\xA9: ", "\n",
+                    "p.yaml:4:1005: nested too deeply (more than 1000 unclosed '[' or '{')");
+}
+
 static void test_nul_bytes(void **st)
 {
     (void)st;
@@ -178,6 +240,9 @@ int main(void)
         cmocka_unit_test(test_alias_bomb),     cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_nul_bytes),      cmocka_unit_test(test_vars),
         cmocka_unit_test(test_vars_in_yaml_positions),
+        cmocka_unit_test(test_flow_precheck_quotes),
+        cmocka_unit_test(test_flow_precheck_block_scalars),
+        cmocka_unit_test(test_flow_precheck_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
