@@ -102,6 +102,8 @@ char *tm__options_schema(const tm_plugin *p); /* JSON Schema text */
 const char *tm__opt_type_name(tm_opt_type t);
 /* A size as TM_OPT_BYTES reads it: 4096, 64k, 500kB, 10MiB (units of 1024). */
 bool tm__parse_bytes(const char *s, int64_t *out);
+/* A time: 2, 1.5, 250ms, 2s or 1m, in seconds. */
+bool tm__parse_seconds(const char *s, double *out);
 
 /* ---- registry.c: finding and loading plugins ---------------------------------- */
 typedef struct tm_loaded {

@@ -48,9 +48,17 @@ static bool parse_int(const char *s, int64_t *out)
     return true;
 }
 
-bool tm__parse_bytes(const char *s, int64_t *out)
+typedef struct unit {
+    const char *name;
+    double mult;
+} unit;
+
+/* A number that starts with a digit (no sign, "inf" or "nan"), optional
+ * spaces, then one of the units (compared ignoring case when fold), in the
+ * units' base. */
+static bool with_unit(const char *s, const unit *units, size_t n, bool fold, double *out)
 {
-    if (!*s || !isdigit((unsigned char)*s))
+    if (!isdigit((unsigned char)*s))
         return false;
     char *end;
     errno = 0;
@@ -59,25 +67,38 @@ bool tm__parse_bytes(const char *s, int64_t *out)
         return false;
     while (*end == ' ')
         end++;
-    static const struct {
-        const char *suffix;
-        double mult;
-    } units[] = {{"", 1},          {"b", 1},
-                 {"k", 1024.0},    {"kb", 1024.0},
-                 {"kib", 1024.0},  {"m", 1048576.0},
-                 {"mb", 1048576.0}, {"mib", 1048576.0},
-                 {"g", 1073741824.0}, {"gb", 1073741824.0},
-                 {"gib", 1073741824.0}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcasecmp(end, units[i].suffix) == 0) {
-            double r = v * units[i].mult;
-            if (r > 9.2e18 || r != floor(r))
-                return false;
-            *out = (int64_t)r;
+    for (size_t i = 0; i < n; i++) {
+        if ((fold ? strcasecmp(end, units[i].name) : strcmp(end, units[i].name)) == 0) {
+            *out = v * units[i].mult;
             return true;
         }
     }
     return false;
+}
+
+bool tm__parse_bytes(const char *s, int64_t *out)
+{
+    static const unit units[] = {{"", 1},          {"b", 1},
+                                 {"k", 1024.0},    {"kb", 1024.0},
+                                 {"kib", 1024.0},  {"m", 1048576.0},
+                                 {"mb", 1048576.0}, {"mib", 1048576.0},
+                                 {"g", 1073741824.0}, {"gb", 1073741824.0},
+                                 {"gib", 1073741824.0}};
+    double r;
+    if (!with_unit(s, units, sizeof units / sizeof units[0], true, &r) || r > 9.2e18 ||
+        r != floor(r))
+        return false;
+    *out = (int64_t)r;
+    return true;
+}
+
+bool tm__parse_seconds(const char *s, double *out)
+{
+    static const unit units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}};
+    /* no hexadecimal ("0x1p3") */
+    if (s[0] && (s[1] == 'x' || s[1] == 'X'))
+        return false;
+    return with_unit(s, units, sizeof units / sizeof units[0], false, out) && isfinite(*out);
 }
 
 static int parse_bool(const char *s)

@@ -4,9 +4,6 @@
  * the fields the steps read and write. */
 #include "internal.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,32 +27,6 @@ static char *want_workers(const char *file, const tm_node *v, int *out)
 }
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A time such as 2, 1.5, 250ms, 2s or 1m, in seconds. */
-static bool parse_seconds(const char *s, double *out)
-{
-    /* a digit first: no sign, no "inf" or "nan"; and no hexadecimal */
-    if (!isdigit((unsigned char)s[0]) || s[1] == 'x' || s[1] == 'X')
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s)
-        return false;
-    while (*end == ' ')
-        end++;
-    static const struct {
-        const char *unit;
-        double mult;
-    } units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}};
-    for (size_t i = 0; i < NKEYS(units); i++) {
-        if (!strcmp(end, units[i].unit)) {
-            *out = v * units[i].mult;
-            return isfinite(*out);
-        }
-    }
-    return false;
-}
-
 /* max_doc_bytes: and time_budget: (a limit per document, for stages). At the
  * top level a limit must be more than 0; on a step, 0 or null turns the
  * pipeline's limit off for that stage. */
@@ -73,7 +44,7 @@ static char *want_limit(const char *file, const tm_node *v, bool top, int64_t *b
     const char *val = v->kind == TM_NODE_SCALAR ? v->value : NULL;
     int64_t b = 0;
     double t = 0;
-    bool ok = val && (bytes ? tm__parse_bytes(val, &b) : parse_seconds(val, &t));
+    bool ok = val && (bytes ? tm__parse_bytes(val, &b) : tm__parse_seconds(val, &t));
     if (!ok && val && val[0] == '-')
         return tm__xasprintf("%s: '%s' cannot be negative (%s)", tm__where(file, v), key,
                              top ? "leave it out for no limit"
