@@ -1,16 +1,16 @@
 /* stage `dedupe`: exact duplicates (a hash of the normalised text), near
- * duplicates (MinHash with LSH banding), repeated paragraphs, and documents
- * of the same story; remembered across runs with `state:`, saved only after
- * the outputs are committed. */
+ * duplicates (MinHash with LSH banding) and repeated paragraphs; remembered
+ * across runs with `state:`, saved only after the outputs are committed.
+ * Same-story grouping lives in the `stories` stage. */
 #include "index.h"
 #include "map.h"
 #include "minhash.h"
-#include "story.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <xxhash.h>
 
@@ -24,10 +24,14 @@ typedef struct config {
     int64_t seed;
     int granularity; /* 0 document, 1 paragraph */
     int64_t min_paragraph_chars;
-    int story;
-    double story_threshold;
-    int64_t story_max_days, story_window;
+    /* options of the story grouping that moved to the `stories` stage:
+     * declared so that a pipeline still setting them is told where they went
+     * rather than given a list of valid keys */
+    char *moved[4];
 } config;
+
+static const char *const moved_names[] = {"story", "story_threshold", "story_max_days",
+                                          "story_window"};
 
 static const tm_option options[] = {
     {.name = "mode", .type = TM_OPT_ENUM, .choices = "drop|mark", .def = "drop",
@@ -80,20 +84,18 @@ static const tm_option options[] = {
      .offset = offsetof(config, min_paragraph_chars),
      .help = "Paragraphs shorter than this (bytes) are never duplicates: short common "
              "sentences survive."},
-    {.name = "story", .type = TM_OPT_BOOL, .def = "true", .offset = offsetof(config, story),
-     .help = "Give documents that report the same story one meta.story id (with "
-             "meta.story_evidence); a document alone in its story gets its own id."},
-    {.name = "story_threshold", .type = TM_OPT_DOUBLE, .def = "0.4", .min = 0.01, .max = 1,
-     .offset = offsetof(config, story_threshold),
-     .help = "Rarity-weighted overlap of names that makes two documents one story without a "
-             "shared quotation (a third of it suffices with one)."},
-    {.name = "story_max_days", .type = TM_OPT_INT, .def = "3", .min = -1, .max = 100000,
-     .offset = offsetof(config, story_max_days),
-     .help = "Documents whose publication dates (meta.date) are further apart are never one "
-             "story; -1: ignore dates."},
-    {.name = "story_window", .type = TM_OPT_INT, .def = "20000", .min = 10, .max = 1e8,
-     .offset = offsetof(config, story_window),
-     .help = "How many recent documents a new one is compared with for stories."},
+    {.name = "story", .type = TM_OPT_STRING, .offset = offsetof(config, moved[0]),
+     .help = "Moved to the stories stage (add `- use: stories` after dedupe): setting it is a "
+             "config error, but for `story: false`, which is ignored with a warning."},
+    {.name = "story_threshold", .type = TM_OPT_STRING, .offset = offsetof(config, moved[1]),
+     .help = "Moved to the stories stage (add `- use: stories` after dedupe): setting it is a "
+             "config error."},
+    {.name = "story_max_days", .type = TM_OPT_STRING, .offset = offsetof(config, moved[2]),
+     .help = "Moved to the stories stage (add `- use: stories` after dedupe): setting it is a "
+             "config error."},
+    {.name = "story_window", .type = TM_OPT_STRING, .offset = offsetof(config, moved[3]),
+     .help = "Moved to the stories stage (add `- use: stories` after dedupe): setting it is a "
+             "config error."},
     TM_OPTIONS_END};
 
 typedef struct state {
@@ -104,7 +106,6 @@ typedef struct state {
     dd_store *store;
     bool opened;
     bool ledger; /* the host keeps a run ledger (ABI 1.2): cut back what it did not commit */
-    story_index *stories;
     tokens tok;
     uint64_t *scratch;
     size_t scratch_cap;
@@ -117,7 +118,6 @@ static void fini(void *st)
     state *s = st;
     dd_index_free(&s->index);
     dd_store_close(s->store);
-    story_free(s->stories);
     tokens_free(&s->tok, s->host);
     free(s->scratch);
     free(s->sig);
@@ -125,9 +125,37 @@ static void fini(void *st)
     s->host->free(s);
 }
 
+/* A pipeline written for the dedupe that grouped stories: refused with
+ * where the feature went (exit 2), so no one believes stories are still
+ * being made. `story: false` asked for what still holds (no stories from
+ * dedupe), so it only warns: such pipelines keep running unchanged. */
+static int refuse_moved(tm_ctx *ctx, const tm_host *h, const config *c)
+{
+    for (size_t i = 0; i < sizeof moved_names / sizeof *moved_names; i++) {
+        const char *v = c->moved[i];
+        if (!v)
+            continue;
+        if (i == 0 && (!strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+                       !strcasecmp(v, "off") || !strcmp(v, "0"))) {
+            h->log(ctx, TM_LOG_WARN,
+                   "`story: false` is ignored: dedupe no longer groups stories (they moved to "
+                   "the `stories` stage); remove the option");
+            continue;
+        }
+        h->error(ctx,
+                 "dedupe: `%s` has moved to the `stories` stage (add `- use: stories` after "
+                 "dedupe; see plugins/stories/README.md) and dedupe no longer writes meta.story",
+                 moved_names[i]);
+        return TM_ECONFIG;
+    }
+    return TM_OK;
+}
+
 static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
 {
     const config *c = cfgp;
+    if (refuse_moved(ctx, h, c) != TM_OK)
+        return TM_ECONFIG;
     size_t H = (size_t)c->hashes, b = (size_t)c->bands, r = (size_t)c->rows;
     if ((b || r) && (!b || !r || b * r != H)) {
         h->error(ctx, "bands x rows must equal hashes (%zu x %zu != %zu); or leave both 0 to "
@@ -148,12 +176,6 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
     s->rows = r;
     s->sig = malloc(H);
     int rc = s->sig ? dd_index_init(&s->index, h, H, b, r) : TM_ENOMEM;
-    if (rc == TM_OK && c->story) {
-        s->stories = story_new(h, (size_t)c->story_window, (int)c->story_max_days,
-                               c->story_threshold);
-        if (!s->stories)
-            rc = TM_ENOMEM;
-    }
     if (rc != TM_OK) {
         fini(s);
         return rc;
@@ -367,10 +389,6 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
      * its own duplicate; it passes and is not indexed twice */
     if (dup >= 0 && !strcmp(dd_index_id(&s->index, dup), d->id)) {
         h->count(ctx, "seen_before", 1);
-        if (s->stories) {
-            const char *st = story_of(s->stories, d->id);
-            return set_str(s, ctx, d, "story", st ? st : d->id);
-        }
         return TM_OK;
     }
     if (dup >= 0) {
@@ -383,11 +401,6 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
             rc = set_str(s, ctx, d, "duplicate_kind", kind);
         if (rc == TM_OK && c->mode == 0)
             return h->drop(ctx, d, "duplicate");
-        if (rc == TM_OK && s->stories) {
-            /* a copy belongs to its original's story */
-            const char *st = story_of(s->stories, of);
-            rc = set_str(s, ctx, d, "story", st ? st : of);
-        }
         if (rc == TM_OK && c->granularity == 1)
             rc = paragraphs(s, ctx, d, -1);
         return rc;
@@ -396,26 +409,6 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
     if (doc < 0)
         return h->error(ctx, "out of memory in the dedupe index (%zu documents)", s->index.n),
                TM_ENOMEM;
-    if (s->stories) {
-        story_feats f;
-        story_match m;
-        rc = story_features(s->stories, d, &f);
-        if (rc == TM_OK)
-            rc = story_find(s->stories, &f, &m);
-        if (rc == TM_OK) {
-            const char *story = m.story ? m.story : d->id;
-            rc = set_str(s, ctx, d, "story", story);
-            if (rc == TM_OK && m.evidence) {
-                rc = h->meta_set(ctx, d, "story_evidence", TM_META_JSON, m.evidence,
-                                 strlen(m.evidence));
-                h->count(ctx, "same_story", 1);
-            }
-            if (rc == TM_OK)
-                rc = story_add(s->stories, d->id, story, &f);
-            story_match_free(s->stories, &m);
-        }
-        story_feats_free(s->stories, &f);
-    }
     if (rc == TM_OK && c->granularity == 1)
         rc = paragraphs(s, ctx, d, doc);
     return rc;
@@ -454,14 +447,13 @@ static int commit(void *st, tm_ctx *ctx)
     return TM_OK;
 }
 
-static const char *const reads[] = {"text", "?meta.date", "?annotations", NULL};
+static const char *const reads[] = {"text", NULL};
 static const char *const writes[] = {"meta.duplicate_of", "meta.similarity",
-                                     "meta.duplicate_kind", "meta.story", "meta.story_evidence",
-                                     NULL};
+                                     "meta.duplicate_kind", NULL};
 
 TM_PLUGIN_DEFINE(.name = "dedupe", .version = "1.0.0", .license = "MIT",
-                 .summary = "Drops or marks exact and near duplicates, repeated paragraphs, "
-                            "and groups documents into stories.",
+                 .summary = "Drops or marks exact and near duplicates and repeated "
+                            "paragraphs.",
                  .role = TM_ROLE_STAGE, .options = options, .config_size = sizeof(config),
                  .reads = reads, .writes = writes, .init = init, .process = process,
                  .fini = fini, .commit = commit);

@@ -48,7 +48,7 @@ with tempfile.TemporaryDirectory(prefix="tm_paragraphs_") as tmp:
         with open(y, "w") as f:
             f.write(f'version: 1\nsource: {{use: jsonl, with: {{paths: ["{src}"]}}}}\n'
                     f"stages: [{{use: dedupe, with: {{granularity: paragraph, mode: {mode}, "
-                    f"min_paragraph_chars: 5, near: false, story: false}}}}]\n"
+                    f"min_paragraph_chars: 5, near: false}}}}]\n"
                     f'sinks: [{{use: jsonl, with: {{path: "{out}"}}}}]\n')
         r = subprocess.run([tm, "run", y, "--stats"], capture_output=True, text=True)
         docs = [json.loads(line) for line in open(out)] if os.path.exists(out) else []
