@@ -1,4 +1,4 @@
--- The database the `sqlite` sink writes: schema version 1 (PRAGMA user_version),
+-- The database the `sqlite` sink writes: schema version 2 (PRAGMA user_version),
 -- marked as textmill's with PRAGMA application_id = 0x546D696C ('Tmil').
 -- Embedded into the plugin at build time; docs/sqlite.md shows it and explains it.
 
@@ -56,13 +56,29 @@ CREATE TABLE IF NOT EXISTS duplicates (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS duplicates_of ON duplicates (duplicate_of);
 
--- The story each document belongs to (dedupe's `story`).
-CREATE TABLE IF NOT EXISTS stories (
+-- The story each document belongs to (the `stories` stage's `story`).
+CREATE TABLE IF NOT EXISTS story_documents (
     doc_id   TEXT PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE,
     story_id TEXT NOT NULL,
+    score    REAL,             -- story_score; NULL for the document that opened the story
     evidence TEXT              -- story_evidence as JSON, or NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS stories_story ON stories (story_id);
+CREATE INDEX IF NOT EXISTS story_documents_story ON story_documents (story_id);
+
+-- One row per story, over every run that added to it: recomputed from
+-- story_documents and documents for each story a run touches.
+CREATE TABLE IF NOT EXISTS stories (
+    story_id   TEXT PRIMARY KEY,  -- the id of the story's first document
+    label      TEXT NOT NULL,     -- story_label of the run's latest document, else a title or the id
+    terms      TEXT NOT NULL,     -- story_terms: a JSON array, most weighty first
+    first_date TEXT,              -- YYYY-MM-DD of its earliest and latest dated documents
+    last_date  TEXT,
+    documents  INTEGER NOT NULL,
+    outlets    INTEGER NOT NULL,  -- distinct sources (else URL hosts) among its documents
+    sources    TEXT NOT NULL,     -- those outlets as a JSON array, most documents first
+    updated    TEXT NOT NULL      -- UTC time of the run that last changed the row
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stories_last_date ON stories (last_date);
 
 -- Full-text index over title and text, reading its content from documents
 -- (external content: the text is stored once) and kept in step by triggers.

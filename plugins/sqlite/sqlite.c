@@ -2,7 +2,9 @@
  * stories into a SQLite database with a full-text index (schema.sql), adding
  * to what earlier runs wrote: a document is upserted by its id, and one that
  * has not changed is not written at all, so a re-run leaves the file as it
- * was, byte for byte.
+ * was, byte for byte. A story's own row (dates, counts, outlets) is
+ * recomputed in flush from every run's documents, for the stories whose
+ * documents this run inserted, changed or moved.
  *
  * The whole run is one transaction, committed only in commit() (after every
  * sink has flushed); a failed, interrupted or killed run leaves the database
@@ -11,6 +13,7 @@
  * arrives, so a database locked by another process is an error after
  * `busy_timeout`, before anything is written. */
 #include "outfile.h"
+#include "outlet.h"
 #include "schema_sql.h" /* schema_sql[]: schema.sql, embedded by CMake */
 
 #include <cjson/cJSON.h>
@@ -26,8 +29,13 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-/* PRAGMA user_version of the schema written; a newer one is refused. */
-#define SCHEMA_VERSION 1
+/* PRAGMA user_version of the schema written; a newer one is refused, and
+ * version 1 (stories as per-document rows) is upgraded in place. */
+#define SCHEMA_VERSION 2
+/* Mixed into every document's digest. It is not the schema version: a
+ * schema change that stores the same rows for the same document (as 1 -> 2
+ * did) must not make the next run rewrite, and re-date, every document. */
+#define DIGEST_VERSION 1
 /* PRAGMA application_id: 'Tmil', so that `file(1)` and this sink can tell a
  * textmill database from another application's. */
 #define APPLICATION_ID 0x546D696C
@@ -58,6 +66,7 @@ enum {
     Q_UPDATE_DOC,
     Q_DELETE_MENTIONS,
     Q_DELETE_DUPLICATE,
+    Q_OLD_STORY,
     Q_DELETE_STORY,
     Q_FIND_ENTITY,
     Q_INSERT_ENTITY,
@@ -65,6 +74,14 @@ enum {
     Q_INSERT_MENTION,
     Q_INSERT_DUPLICATE,
     Q_INSERT_STORY,
+    Q_TOUCH_STORY,
+    Q_TOUCH_OLD_STORY,
+    Q_TOUCHED,
+    Q_STORY_SUMMARY,
+    Q_STORY_OUTLETS,
+    Q_STORY_LABEL,
+    Q_STORY_UPSERT,
+    Q_STORY_DELETE,
     Q_SEEN,
     N_QUERIES
 };
@@ -81,7 +98,8 @@ static const char *const queries[N_QUERIES] = {
                      "digest = ?12, updated = ?13 WHERE id = ?1",
     [Q_DELETE_MENTIONS] = "DELETE FROM mentions WHERE doc = ?1",
     [Q_DELETE_DUPLICATE] = "DELETE FROM duplicates WHERE doc_id = ?1",
-    [Q_DELETE_STORY] = "DELETE FROM stories WHERE doc_id = ?1",
+    [Q_OLD_STORY] = "SELECT story_id FROM story_documents WHERE doc_id = ?1",
+    [Q_DELETE_STORY] = "DELETE FROM story_documents WHERE doc_id = ?1",
     [Q_FIND_ENTITY] = "SELECT entity, id IS NULL FROM entities WHERE canonical = ?1 AND type = ?2",
     [Q_INSERT_ENTITY] = "INSERT INTO entities (canonical, type, id) VALUES (?1, ?2, ?3)",
     [Q_SET_ENTITY_ID] = "UPDATE entities SET id = ?2 WHERE entity = ?1",
@@ -89,7 +107,50 @@ static const char *const queries[N_QUERIES] = {
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_INSERT_DUPLICATE] = "INSERT INTO duplicates (doc_id, duplicate_of, kind, similarity) "
                            "VALUES (?1, ?2, ?3, ?4)",
-    [Q_INSERT_STORY] = "INSERT INTO stories (doc_id, story_id, evidence) VALUES (?1, ?2, ?3)",
+    [Q_INSERT_STORY] = "INSERT INTO story_documents (doc_id, story_id, score, evidence) "
+                       "VALUES (?1, ?2, ?3, ?4)",
+    /* The stories whose rows flush recomputes, in a TEMP table (memory for
+     * the touched stories only, none in the file), with the label and terms
+     * of the run's latest document of each: the stage's view of a story as
+     * of that document, so the last one seen is the newest. NULL: not given
+     * (the key was absent, or the story only lost a document). */
+    [Q_TOUCH_STORY] = "INSERT INTO temp.touched (story_id, label, terms) VALUES (?1, ?2, "
+                      "CASE WHEN json_valid(?3) THEN CASE WHEN json_type(?3) = 'array' "
+                      "THEN json(?3) END END) ON CONFLICT (story_id) DO UPDATE SET "
+                      "label = coalesce(excluded.label, label), "
+                      "terms = coalesce(excluded.terms, terms)",
+    [Q_TOUCH_OLD_STORY] = "INSERT OR IGNORE INTO temp.touched (story_id) VALUES (?1)",
+    [Q_TOUCHED] = "SELECT story_id, label, terms FROM temp.touched ORDER BY story_id",
+    /* over every run's documents of the story: textmill_day and
+     * textmill_outlet are this connection's functions (register_functions) */
+    [Q_STORY_SUMMARY] = "SELECT count(*), min(textmill_day(d.date)), max(textmill_day(d.date)) "
+                        "FROM story_documents s JOIN documents d ON d.id = s.doc_id "
+                        "WHERE s.story_id = ?1",
+    [Q_STORY_OUTLETS] = "SELECT o, count(*) AS n FROM (SELECT textmill_outlet(d.source, d.url) "
+                        "AS o FROM story_documents s JOIN documents d ON d.id = s.doc_id "
+                        "WHERE s.story_id = ?1) WHERE o IS NOT NULL GROUP BY o "
+                        "ORDER BY n DESC, o",
+    /* A label given but empty means no document of the story has a title;
+     * not given at all, the stored one stands. Past those: the title of the
+     * story's first document, else its id, so that a label is never blank. */
+    [Q_STORY_LABEL] = "SELECT coalesce(nullif(?2, ''), CASE WHEN ?2 IS NULL THEN "
+                      "(SELECT label FROM stories WHERE story_id = ?1) END, "
+                      "nullif(trim((SELECT title FROM documents WHERE id = ?1)), ''), ?1), "
+                      "coalesce(?3, (SELECT terms FROM stories WHERE story_id = ?1), '[]')",
+    /* an unchanged row is not written: a re-run must leave the file as it was */
+    [Q_STORY_UPSERT] = "INSERT INTO stories (story_id, label, terms, first_date, last_date, "
+                       "documents, outlets, sources, updated) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                       "ON CONFLICT (story_id) DO UPDATE SET label = excluded.label, "
+                       "terms = excluded.terms, first_date = excluded.first_date, "
+                       "last_date = excluded.last_date, documents = excluded.documents, "
+                       "outlets = excluded.outlets, sources = excluded.sources, "
+                       "updated = excluded.updated "
+                       "WHERE (label, terms, first_date, last_date, documents, outlets, sources) "
+                       "IS NOT (excluded.label, excluded.terms, excluded.first_date, "
+                       "excluded.last_date, excluded.documents, excluded.outlets, "
+                       "excluded.sources)",
+    [Q_STORY_DELETE] = "DELETE FROM stories WHERE story_id = ?1",
     /* the ids written this run, in a TEMP table: the main file is not touched */
     [Q_SEEN] = "INSERT OR IGNORE INTO temp.seen (id) VALUES (?1)",
 };
@@ -111,6 +172,7 @@ typedef struct state {
     bool in_tx;     /* BEGIN IMMEDIATE succeeded */
     bool replaced;  /* some document's old mentions were deleted */
     bool warned_dup; /* the warning about a repeated id was given */
+    bool migrated;  /* a version-1 database was upgraded in this run's transaction */
     char *buf;      /* a mention's name with its white space collapsed */
     size_t cap_buf;
     char now[32];   /* the run's time, UTC, for added/updated */
@@ -134,8 +196,10 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out)
     return rc;
 }
 
-/* Does `table` of `db` have every column that `want` has in `ref`? */
-static int has_columns(sqlite3 *db, sqlite3 *ref, const char *table, char *why, size_t n)
+/* Does `table` of `db` have every column that `ref_table` has in `ref`?
+ * (`version` only names the schema in the reason.) */
+static int has_columns(sqlite3 *db, sqlite3 *ref, const char *ref_table, const char *table,
+                       int version, char *why, size_t n)
 {
     static const char sql[] = "SELECT name FROM pragma_table_info(?1)";
     sqlite3_stmt *want = NULL, *have = NULL;
@@ -143,7 +207,7 @@ static int has_columns(sqlite3 *db, sqlite3 *ref, const char *table, char *why, 
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(db, sql, -1, &have, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_text(want, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(want, 1, ref_table, -1, SQLITE_STATIC);
         sqlite3_bind_text(have, 1, table, -1, SQLITE_STATIC);
     }
     int found = 0;
@@ -158,7 +222,8 @@ static int has_columns(sqlite3 *db, sqlite3 *ref, const char *table, char *why, 
         rc = SQLITE_OK;
         if (!ok) {
             snprintf(why, n, "its table '%s' has no column '%s': not the schema this sink "
-                             "writes (version %d)", table, col, SCHEMA_VERSION);
+                             "%s (version %d)", table, col,
+                     version == SCHEMA_VERSION ? "writes" : "upgrades", version);
             found = 1;
             break;
         }
@@ -168,12 +233,20 @@ static int has_columns(sqlite3 *db, sqlite3 *ref, const char *table, char *why, 
     return rc != SQLITE_OK ? -1 : found;
 }
 
+/* Version 1's per-document `stories` table, which a version-1 database has
+ * in place of today's per-story one: the columns the upgrade reads. */
+static const char legacy_stories_sql[] =
+    "CREATE TABLE legacy_stories (doc_id TEXT, story_id TEXT, evidence TEXT)";
+
 /* Can `db` take this sink's schema? 0: yes (*fresh when it has none yet),
  * 1: no, with the reason in `why`, -1: SQLite failed (sqlite3_errmsg(db),
  * or `why` when the reference schema could not be built). The tables and
  * columns wanted are those of schema.sql, built in a scratch in-memory
- * database, so that the check never falls out of step with the schema. */
-static int check_schema(sqlite3 *db, char *why, size_t n, bool *fresh)
+ * database, so that the check never falls out of step with the schema.
+ * *version gets the database's user_version; for version 1 its `stories`
+ * must be version 1's, to be upgraded (*legacy: it exists). */
+static int check_schema(sqlite3 *db, char *why, size_t n, bool *fresh, int *version_out,
+                        bool *legacy)
 {
     int app = 0, version = 0, objects = 0;
     int rc = pragma_int(db, "PRAGMA application_id", &app);
@@ -184,6 +257,8 @@ static int check_schema(sqlite3 *db, char *why, size_t n, bool *fresh)
     if (rc != SQLITE_OK)
         return -1;
     *fresh = app == 0 && objects == 0;
+    *version_out = version;
+    *legacy = false;
     if (*fresh)
         return 0;
     if (app != APPLICATION_ID) {
@@ -203,10 +278,13 @@ static int check_schema(sqlite3 *db, char *why, size_t n, bool *fresh)
 
     sqlite3 *ref = NULL;
     sqlite3_stmt *objs = NULL, *find = NULL;
+    bool old = version == 1;
     if (sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
         sqlite3_exec(ref, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(ref, legacy_stories_sql, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(ref, "SELECT type, name FROM sqlite_schema WHERE type IN "
-                                "('table', 'view') ORDER BY rowid", -1, &objs, NULL) != SQLITE_OK) {
+                                "('table', 'view') AND name <> 'legacy_stories' ORDER BY rowid",
+                           -1, &objs, NULL) != SQLITE_OK) {
         snprintf(why, n, "cannot build the reference schema: %s",
                  ref ? sqlite3_errmsg(ref) : "out of memory");
         sqlite3_close(ref);
@@ -233,9 +311,13 @@ static int check_schema(sqlite3 *db, char *why, size_t n, bool *fresh)
                      type);
             found = 1;
         } else if (strcmp(type, "table") == 0) {
-            found = has_columns(db, ref, name, why, n);
+            bool legacy_stories = old && strcmp(name, "stories") == 0;
+            found = has_columns(db, ref, legacy_stories ? "legacy_stories" : name, name,
+                                old ? version : SCHEMA_VERSION, why, n);
             if (found < 0)
                 rc = SQLITE_ERROR;
+            else if (legacy_stories)
+                *legacy = true;
         }
     }
     sqlite3_finalize(find);
@@ -257,9 +339,10 @@ static int check_existing(const tm_host *h, tm_ctx *ctx, const char *path)
                TM_ECONFIG;
     sqlite3 *db = NULL;
     char why[512] = "";
-    bool fresh;
+    bool fresh, legacy;
+    int version;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    int bad = rc == SQLITE_OK ? check_schema(db, why, sizeof why, &fresh) : -1;
+    int bad = rc == SQLITE_OK ? check_schema(db, why, sizeof why, &fresh, &version, &legacy) : -1;
     int err = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
     if (bad < 0 && (err == SQLITE_NOTADB || err == SQLITE_CORRUPT))
         snprintf(why, sizeof why, "%s", sqlite3_errmsg(db)), bad = 1;
@@ -346,6 +429,74 @@ static int exec(state *s, tm_ctx *ctx, const char *sql, const char *doing)
     return rc == SQLITE_OK ? TM_OK : db_error(s, ctx, rc, doing);
 }
 
+/* textmill_day(date): YYYY-MM-DD, or NULL for an undated document. */
+static void sql_day(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *v = (const char *)sqlite3_value_text(argv[0]);
+    char day[11];
+    if (v && outlet_day(v, (size_t)sqlite3_value_bytes(argv[0]), day))
+        sqlite3_result_text(c, day, 10, SQLITE_TRANSIENT);
+    else
+        sqlite3_result_null(c);
+}
+
+/* textmill_outlet(source, url): the source, else the URL's host, else NULL. */
+static void sql_outlet(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *src = (const char *)sqlite3_value_text(argv[0]);
+    size_t src_n = src ? (size_t)sqlite3_value_bytes(argv[0]) : 0;
+    const char *url = (const char *)sqlite3_value_text(argv[1]);
+    size_t url_n = url ? (size_t)sqlite3_value_bytes(argv[1]) : 0;
+    char *host = url_n ? sqlite3_malloc64(url_n) : NULL;
+    if (url_n && !host) {
+        sqlite3_result_error_nomem(c);
+        return;
+    }
+    size_t len;
+    const char *o = outlet_of(src, src_n, host ? url : NULL, url_n, host, &len);
+    if (o)
+        sqlite3_result_text64(c, o, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+    else
+        sqlite3_result_null(c);
+    sqlite3_free(host);
+}
+
+/* The rules for a document's day and outlet live in C (outlet.h), shared
+ * with the report, so the per-story SQL calls them rather than repeat
+ * them. DIRECTONLY: they exist only on this connection, so the schema must
+ * never depend on them, or other readers could not open it. */
+static int register_functions(sqlite3 *db)
+{
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+#ifdef SQLITE_DIRECTONLY
+    flags |= SQLITE_DIRECTONLY;
+#endif
+    int rc = sqlite3_create_function_v2(db, "textmill_day", 1, flags, NULL, sql_day, NULL, NULL,
+                                        NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "textmill_outlet", 2, flags, NULL, sql_outlet, NULL,
+                                        NULL, NULL);
+    return rc;
+}
+
+/* Version 1 -> 2, inside the run's transaction (so a run that fails leaves
+ * a version-1 database): the per-document story rows move to
+ * story_documents, with the score the document's metadata holds (as a
+ * version-2 run would store it, so that digests stay valid and the next
+ * run rewrites nothing), and every story is queued for its per-story row,
+ * which flush builds as for any run. The old table was renamed before
+ * schema.sql ran, since the new `stories` takes its name. */
+static const char migrate_sql[] =
+    "INSERT INTO story_documents (doc_id, story_id, score, evidence) "
+    "SELECT o.doc_id, o.story_id, CASE WHEN json_valid(d.meta) THEN "
+    "CASE WHEN json_type(d.meta, '$.story_score') IN ('integer', 'real') "
+    "THEN json_extract(d.meta, '$.story_score') END END, o.evidence "
+    "FROM stories_v1 o LEFT JOIN documents d ON d.id = o.doc_id;"
+    "INSERT OR IGNORE INTO temp.touched (story_id) SELECT story_id FROM story_documents;"
+    "DROP TABLE stories_v1;";
+
 /* Opens the database, takes the write lock, checks or creates the schema and
  * prepares the statements. Called by the first non-empty batch or, when no
  * document came, by flush (an empty run still leaves a valid database). */
@@ -388,17 +539,39 @@ static int open_db(state *s, tm_ctx *ctx)
     s->in_tx = true;
 
     char why[512] = "";
-    bool fresh = false;
-    int bad = check_schema(s->db, why, sizeof why, &fresh);
+    bool fresh = false, legacy = false;
+    int version = 0;
+    int bad = check_schema(s->db, why, sizeof why, &fresh, &version, &legacy);
     if (bad > 0)
         return h->error(ctx, "%s: %s", path, why);
     if (bad < 0)
         return why[0] ? h->error(ctx, "%s: %s", path, why)
                       : db_error(s, ctx, sqlite3_errcode(s->db), "read the database");
-    rc = exec(s, ctx, schema_sql, "create the tables");
+    rc = register_functions(s->db);
+    if (rc != SQLITE_OK)
+        return db_error(s, ctx, rc, "set up the database");
+    s->migrated = !fresh && version == 1;
+    if (legacy)
+        rc = exec(s, ctx, "ALTER TABLE stories RENAME TO stories_v1",
+                  "upgrade the database from schema version 1");
     if (rc == TM_OK)
-        rc = exec(s, ctx, "CREATE TEMP TABLE seen (id TEXT PRIMARY KEY)",
+        rc = exec(s, ctx, schema_sql, "create the tables");
+    if (rc == TM_OK)
+        rc = exec(s, ctx, "CREATE TEMP TABLE seen (id TEXT PRIMARY KEY);"
+                          "CREATE TEMP TABLE touched (story_id TEXT PRIMARY KEY, label TEXT, "
+                          "terms TEXT)",
                   "create a temporary table");
+    if (rc == TM_OK && s->migrated) {
+        char sql[sizeof migrate_sql + 64];
+        snprintf(sql, sizeof sql, "%sPRAGMA user_version = %d",
+                 legacy ? migrate_sql : "", SCHEMA_VERSION);
+        rc = exec(s, ctx, sql, "upgrade the database from schema version 1");
+        if (rc == TM_OK)
+            h->log(ctx, TM_LOG_INFO,
+                   "%s: upgraded from schema version 1 to %d: the per-document story rows "
+                   "are now in story_documents, and stories has one row per story",
+                   path, SCHEMA_VERSION);
+    }
     if (rc == TM_OK && fresh) {
         /* stamped once, so that a re-run does not write the header again */
         char sql[96];
@@ -560,7 +733,7 @@ static void hash_str(state *s, const char *p)
 static void digest(state *s, const tm_doc *d, const char *meta, char out[33])
 {
     XXH3_128bits_reset(s->hash);
-    uint64_t version = SCHEMA_VERSION;
+    uint64_t version = DIGEST_VERSION;
     XXH3_128bits_update(s->hash, &version, sizeof version);
     hash_bytes(s, d->text, d->text_len);
     hash_str(s, meta);
@@ -646,8 +819,9 @@ static int write_mentions(state *s, tm_ctx *ctx, const tm_doc *d, sqlite3_int64 
     return SQLITE_OK;
 }
 
-/* The dedupe stage's marks: a duplicate row and a story row. */
-static int write_dedupe(state *s, const tm_doc *d)
+/* The stages' marks: a duplicate row (dedupe) and a story_documents row
+ * (stories), whose story flush then recomputes. */
+static int write_marks(state *s, const tm_doc *d)
 {
     const tm_meta *of = meta_of(d, "duplicate_of");
     int rc = SQLITE_OK;
@@ -666,11 +840,42 @@ static int write_dedupe(state *s, const tm_doc *d)
     const tm_meta *story = meta_of(d, "story");
     if (rc == SQLITE_OK && story && story->type != TM_META_NULL) {
         sqlite3_stmt *st = s->q[Q_INSERT_STORY];
+        const tm_meta *score = meta_of(d, "story_score");
         bind_str(st, 1, d->id, d->id_len);
         bind_meta(st, 2, story);
-        bind_meta(st, 3, meta_of(d, "story_evidence"));
+        if (score && score->type == TM_META_NUMBER)
+            sqlite3_bind_double(st, 3, strtod(score->value, NULL));
+        else
+            sqlite3_bind_null(st, 3);
+        bind_meta(st, 4, meta_of(d, "story_evidence"));
         rc = run(st);
     }
+    if (rc == SQLITE_OK && story && story->type != TM_META_NULL) {
+        sqlite3_stmt *st = s->q[Q_TOUCH_STORY];
+        bind_meta(st, 1, story);
+        bind_meta(st, 2, meta_of(d, "story_label"));
+        bind_meta(st, 3, meta_of(d, "story_terms"));
+        rc = run(st);
+    }
+    return rc;
+}
+
+/* The story a document's stored row puts it in, queued for recomputing
+ * before the row goes: a document that changed story leaves one fewer in
+ * its old one. */
+static int touch_old_story(state *s, const tm_doc *d)
+{
+    sqlite3_stmt *find = s->q[Q_OLD_STORY];
+    bind_str(find, 1, d->id, d->id_len);
+    int rc = sqlite3_step(find);
+    if (rc == SQLITE_ROW) {
+        sqlite3_stmt *touch = s->q[Q_TOUCH_OLD_STORY];
+        sqlite3_bind_value(touch, 1, sqlite3_column_value(find, 0));
+        rc = run(touch);
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(find);
     return rc;
 }
 
@@ -748,6 +953,8 @@ static int write_doc(state *s, tm_ctx *ctx, const tm_doc *d)
         if (sqlite3_changes(s->db) > 0)
             s->replaced = true; /* entities may have lost their last mention */
     }
+    if (rc == SQLITE_OK)
+        rc = touch_old_story(s, d);
     static const int olds[] = {Q_DELETE_DUPLICATE, Q_DELETE_STORY};
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof olds / sizeof *olds; i++) {
         bind_str(s->q[olds[i]], 1, d->id, d->id_len);
@@ -756,10 +963,111 @@ static int write_doc(state *s, tm_ctx *ctx, const tm_doc *d)
     if (rc == SQLITE_OK)
         rc = write_mentions(s, ctx, d, doc);
     if (rc == SQLITE_OK)
-        rc = write_dedupe(s, d);
+        rc = write_marks(s, d);
     if (rc == SQLITE_OK)
         s->host->count(ctx, exists ? "updated" : "inserted", 1);
     return rc;
+}
+
+/* ---- the per-story rows ------------------------------------------------------------ */
+
+/* The story's outlets as a JSON array, most documents first (ties by name),
+ * in *json (free with cJSON_free), and how many in *n. */
+static int story_outlets(state *s, sqlite3_value *story, char **json, int64_t *n)
+{
+    sqlite3_stmt *st = s->q[Q_STORY_OUTLETS];
+    sqlite3_bind_value(st, 1, story);
+    cJSON *a = cJSON_CreateArray();
+    int rc = a ? SQLITE_OK : SQLITE_NOMEM;
+    *n = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *x = cJSON_CreateString((const char *)sqlite3_column_text(st, 0));
+        rc = x && cJSON_AddItemToArray(a, x) ? SQLITE_OK : (cJSON_Delete(x), SQLITE_NOMEM);
+        ++*n;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    *json = rc == SQLITE_OK ? cJSON_PrintUnformatted(a) : NULL;
+    if (rc == SQLITE_OK && !*json)
+        rc = SQLITE_NOMEM;
+    cJSON_Delete(a);
+    return rc;
+}
+
+/* One touched story's row, from all its documents in the database (every
+ * run's, not only this one's): written when it differs from the stored row,
+ * removed when the story has no document left. *changed: it was written. */
+static int update_story(state *s, sqlite3_stmt *t, bool *changed)
+{
+    sqlite3_value *story = sqlite3_column_value(t, 0);
+    sqlite3_stmt *sum = s->q[Q_STORY_SUMMARY], *up = s->q[Q_STORY_UPSERT];
+    *changed = false;
+    sqlite3_bind_value(sum, 1, story);
+    int rc = sqlite3_step(sum);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(sum);
+        return rc;
+    }
+    int64_t docs = sqlite3_column_int64(sum, 0);
+    if (docs == 0) {
+        sqlite3_reset(sum);
+        sqlite3_bind_value(s->q[Q_STORY_DELETE], 1, story);
+        rc = run(s->q[Q_STORY_DELETE]);
+        *changed = sqlite3_changes(s->db) > 0;
+        return rc;
+    }
+    sqlite3_bind_value(up, 1, story);
+    sqlite3_bind_value(up, 4, sqlite3_column_value(sum, 1)); /* bind_value copies */
+    sqlite3_bind_value(up, 5, sqlite3_column_value(sum, 2));
+    sqlite3_bind_int64(up, 6, docs);
+    sqlite3_reset(sum);
+
+    sqlite3_stmt *lab = s->q[Q_STORY_LABEL];
+    sqlite3_bind_value(lab, 1, story);
+    sqlite3_bind_value(lab, 2, sqlite3_column_value(t, 1));
+    sqlite3_bind_value(lab, 3, sqlite3_column_value(t, 2));
+    if ((rc = sqlite3_step(lab)) == SQLITE_ROW) {
+        sqlite3_bind_value(up, 2, sqlite3_column_value(lab, 0));
+        sqlite3_bind_value(up, 3, sqlite3_column_value(lab, 1));
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(lab);
+    char *sources = NULL;
+    int64_t outlets = 0;
+    if (rc == SQLITE_OK)
+        rc = story_outlets(s, story, &sources, &outlets);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(up, 7, outlets);
+        bind_str(up, 8, sources, strlen(sources));
+        bind_str(up, 9, s->now, strlen(s->now));
+        rc = run(up);
+        *changed = sqlite3_changes(s->db) > 0;
+    }
+    sqlite3_clear_bindings(up);
+    cJSON_free(sources); /* bound SQLITE_STATIC: only after the statement ran */
+    return rc;
+}
+
+/* Every story this run touched gets its row recomputed; counter `stories`:
+ * the rows written or removed. */
+static int update_stories(state *s, tm_ctx *ctx)
+{
+    sqlite3_stmt *t = s->q[Q_TOUCHED];
+    int64_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(t)) == SQLITE_ROW) {
+        bool changed;
+        if ((rc = update_story(s, t, &changed)) != SQLITE_OK)
+            break;
+        n += changed;
+    }
+    sqlite3_reset(t);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK)
+        return db_error(s, ctx, rc, "write the stories");
+    if (n)
+        s->host->count(ctx, "stories", n);
+    return TM_OK;
 }
 
 /* ---- the callbacks ----------------------------------------------------------------- */
@@ -803,6 +1111,8 @@ static int flush(void *st, tm_ctx *ctx)
 {
     state *s = st;
     int rc = ensure_open(s, ctx);
+    if (rc == TM_OK)
+        rc = update_stories(s, ctx);
     if (rc == TM_OK && s->replaced)
         rc = exec(s, ctx, "DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions m "
                           "WHERE m.entity = entities.entity)",
