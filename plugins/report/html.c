@@ -209,7 +209,8 @@ static const char css[] =
     "font-family:ui-monospace,monospace}"
     "summary{cursor:pointer;color:#5b6475;font-size:13px}"
     ".tag{display:inline-block;font-size:11px;padding:0 6px;border-radius:9px;"
-    "background:#fdeccc;color:#7a4a00;margin-left:6px}";
+    "background:#fdeccc;color:#7a4a00;margin-left:6px}"
+    ".tag.outlet{background:#e3ecfa;color:#1f4f99}.facts{margin:4px 0}";
 
 static void head(FILE *fp, const cJSON *r)
 {
@@ -260,8 +261,7 @@ static void cards(FILE *fp, const cJSON *r)
     card(fp, "bytes of text", num(docs, "bytes"));
     card(fp, "sources", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "sources")));
     card(fp, "duplicates", num(cJSON_GetObjectItemCaseSensitive(r, "duplicates"), "documents"));
-    card(fp, "stories of 2+ documents",
-         num(cJSON_GetObjectItemCaseSensitive(r, "stories"), "total"));
+    card(fp, "stories", num(cJSON_GetObjectItemCaseSensitive(r, "stories"), "total"));
     card(fp, "dated documents", num(docs, "dated"));
     fputs("</div>\n", fp);
 }
@@ -553,6 +553,52 @@ static void entities(FILE *fp, const cJSON *r)
     fputs("</section>\n", fp);
 }
 
+/* ", names: a, b" for a non-empty array of strings. */
+static void list_of(FILE *fp, const char *what, const cJSON *a)
+{
+    const cJSON *x;
+    if (!cJSON_GetArraySize(a))
+        return;
+    fprintf(fp, "; %s ", what);
+    cJSON_ArrayForEach(x, a)
+    {
+        esc(fp, cJSON_IsString(x) ? x->valuestring : "");
+        fputs(x->next ? ", " : "", fp);
+    }
+}
+
+/* Why a document joined its story, as the stage explained it: the score,
+ * what it shares with the story, the date gap, and each part's weight in
+ * the log-odds, so that a reader can see which part decided. */
+static void evidence(FILE *fp, const cJSON *m)
+{
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(m, "shared_names");
+    const cJSON *terms = cJSON_GetObjectItemCaseSensitive(m, "shared_terms");
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(m, "parts"), *x;
+    double score = num(m, "story_score"), days = num(m, "days_apart");
+    if (!cJSON_GetArraySize(names) && !cJSON_GetArraySize(terms) && !isfinite(score) &&
+        !cJSON_GetArraySize(parts))
+        return;
+    fputs("<br><span class=\"note evidence\">joined", fp);
+    if (isfinite(score))
+        fprintf(fp, " with score %.2f", score);
+    list_of(fp, "names", names);
+    list_of(fp, "terms", terms);
+    if (isfinite(days))
+        fprintf(fp, "; %.0f day%s apart", days, days == 1 ? "" : "s");
+    const char *sep = "; weights ";
+    cJSON_ArrayForEach(x, parts)
+    {
+        if (!cJSON_IsNumber(x))
+            continue;
+        fputs(sep, fp);
+        esc(fp, x->string);
+        fprintf(fp, " %+.2f", x->valuedouble);
+        sep = ", ";
+    }
+    fputs("</span>", fp);
+}
+
 /* One listed document: its title (or its id), the id, then tags. */
 static void member(FILE *fp, const cJSON *m)
 {
@@ -577,20 +623,12 @@ static void member(FILE *fp, const cJSON *m)
         }
         fputs("</span>", fp);
     }
-    const cJSON *names = cJSON_GetObjectItemCaseSensitive(m, "shared_names"), *x;
-    if (cJSON_GetArraySize(names) || isfinite(num(m, "story_score"))) {
-        fputs("<br><span class=\"note\">joined", fp);
-        if (isfinite(num(m, "story_score")))
-            fprintf(fp, " with score %.2f", num(m, "story_score"));
-        if (cJSON_GetArraySize(names))
-            fputs(", sharing ", fp);
-        cJSON_ArrayForEach(x, names)
-        {
-            esc(fp, cJSON_IsString(x) ? x->valuestring : "");
-            fputs(x->next ? ", " : "", fp);
-        }
+    if (str(m, "source")) {
+        fputs("<span class=\"tag outlet\">", fp);
+        esc(fp, str(m, "source"));
         fputs("</span>", fp);
     }
+    evidence(fp, m);
     fputs("</li>\n", fp);
 }
 
@@ -653,22 +691,79 @@ static void duplicates(FILE *fp, const cJSON *r)
     fputs("</section>\n", fp);
 }
 
+/* "2024-05-01" or "2024-05-01 \u2013 2024-05-03", or nothing when undated. */
+static void date_range(FILE *fp, const cJSON *g)
+{
+    const char *first = str(g, "first_date"), *last = str(g, "last_date");
+    if (!first)
+        return;
+    fputs(" \xC2\xB7 ", fp);
+    esc(fp, first);
+    if (last && strcmp(last, first) != 0) {
+        fputs(" \xE2\x80\x93 ", fp);
+        esc(fp, last);
+    }
+}
+
+static void story(FILE *fp, const cJSON *g)
+{
+    const cJSON *x;
+    fputs("<div class=\"group story\"><b>", fp);
+    esc(fp, str(g, "label"));
+    fputs("</b> <span class=\"id\">story: ", fp);
+    esc(fp, str(g, "story"));
+    fputs("</span>\n<p class=\"facts\">", fp);
+    double outlets = num(g, "outlets"), docs = num(g, "documents");
+    put_int(fp, outlets);
+    fputs(outlets == 1 ? " outlet" : " outlets", fp);
+    fputs(" \xC2\xB7 ", fp);
+    put_int(fp, docs);
+    fputs(docs == 1 ? " document" : " documents", fp);
+    date_range(fp, g);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "continued")))
+        fputs(" \xC2\xB7 <span class=\"tag\">continues an earlier story</span>", fp);
+    const char *sep = "<br>";
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(g, "sources"))
+    {
+        fputs(sep, fp);
+        esc(fp, str(x, "source"));
+        fputs(" (", fp);
+        put_int(fp, num(x, "documents"));
+        fputs(")", fp);
+        sep = ", ";
+    }
+    const cJSON *terms = cJSON_GetObjectItemCaseSensitive(g, "terms");
+    if (cJSON_GetArraySize(terms)) {
+        fputs("<br><span class=\"note\">terms: ", fp);
+        cJSON_ArrayForEach(x, terms)
+        {
+            esc(fp, cJSON_IsString(x) ? x->valuestring : "");
+            fputs(x->next ? ", " : "", fp);
+        }
+        fputs("</span>", fp);
+    }
+    fputs("</p>", fp);
+    members(fp, g, "documents");
+    fputs("</div>\n", fp);
+}
+
 static void stories(FILE *fp, const cJSON *r)
 {
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "stories"), *g;
-    fputs("<section id=\"stories\"><h2>Stories</h2>\n<p class=\"note\">Stories of two "
-          "documents or more (by <code>meta.story</code>): ",
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(st, "stories");
+    fputs("<section id=\"stories\"><h2>Stories</h2>\n<p class=\"note\">Stories this run "
+          "brought two documents of or more, or continued from an earlier one (by "
+          "<code>meta.story</code>), the ones the most outlets carried first: ",
           fp);
     put_int(fp, num(st, "total"));
     fputs(", with ", fp);
     put_int(fp, num(st, "documents"));
     fputs(" documents in all.</p>\n", fp);
-    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(st, "stories"))
-    {
-        char heading[48];
-        snprintf(heading, sizeof heading, "%.0f documents", num(g, "documents"));
-        group(fp, g, "story", heading, "story", "documents");
-    }
+    static const char *const names[2] = {"outlets", "documents"};
+    chart_of(fp, "chart-stories", "Stories: outlets and documents", all, 20, "label", "outlets",
+             "documents", names);
+    cJSON_ArrayForEach(g, all)
+        story(fp, g);
     fputs("</section>\n", fp);
 }
 

@@ -8,12 +8,12 @@
  * then), builds one JSON object and writes both files through outfile, so
  * they appear only when the whole run succeeds. */
 #include "outfile.h"
+#include "outlet.h"
 #include "report.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,7 +45,9 @@ static const tm_option options[] = {
 #define TITLE_MAX 300    /* bytes of a document title kept for display */
 #define MEMBERS_KEPT 50  /* documents listed per story or duplicate cluster */
 #define GROUPS_LISTED 100 /* stories and clusters listed, the largest first */
-#define NAMES_KEPT 6     /* shared names kept from a story's evidence */
+#define NAMES_KEPT 6     /* shared names and terms kept from a story's evidence */
+#define TERMS_KEPT 8     /* a story's top terms (story_terms) kept */
+#define OUTLETS_LISTED 50 /* outlets listed per story, the most documents first */
 
 typedef struct source_e {
     rkey k;
@@ -69,9 +71,13 @@ typedef struct member {
     char date[11];
     char *kind;         /* duplicate kind, when the document is a duplicate */
     char *duplicate_of; /* in stories: the document it duplicates */
+    char *outlet;       /* in stories: its outlet, NULL when unknown */
     double similarity;  /* negative: not given */
-    double score;       /* story evidence score; negative: none */
+    double score;       /* story_score (else the evidence's score); negative: none */
     cJSON *names;       /* story evidence: the first shared names */
+    cJSON *terms;       /* story evidence: the first shared terms */
+    cJSON *parts;       /* story evidence: each part's share of the log-odds */
+    double days_apart;  /* story evidence; negative: not given */
 } member;
 
 /* A story (keyed by story id) or a duplicate cluster (keyed by the kept
@@ -82,6 +88,12 @@ typedef struct group_e {
     member *m;
     size_t n_m;
     char *story; /* clusters: a duplicate's story, where the kept one's title is found */
+    /* stories only: */
+    char *label;      /* story_label of the latest document that had one */
+    cJSON *terms;     /* story_terms of the latest document that had them */
+    char first[11], last[11]; /* dates of its documents in this run, "" when none */
+    int64_t outlets;  /* distinct outlets among them (story_outlets) */
+    bool opened;      /* one of this run's documents opened it (id = story id) */
 } group_e;
 
 typedef struct state {
@@ -89,6 +101,7 @@ typedef struct state {
     const config *cfg;
     char *json_path; /* cfg->json, or derived from path */
     rtable sources, entities, days, kinds, stories, clusters;
+    rtable story_outlets; /* STORY \0 OUTLET -> documents (count_e) */
     int64_t docs, bytes, dated, duplicates;
     char *scratch; /* display form of the string at hand */
     size_t scratch_cap;
@@ -250,8 +263,8 @@ static int init(tm_ctx *ctx, const tm_host *host, const void *cfgp, void **out)
     s->host = host;
     s->cfg = cfg;
     s->json_path = json;
-    rtable *tables[] = {&s->sources, &s->entities, &s->days,
-                        &s->kinds,   &s->stories,  &s->clusters};
+    rtable *tables[] = {&s->sources, &s->entities, &s->days,         &s->kinds,
+                        &s->stories, &s->clusters, &s->story_outlets};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
         rtable_init(tables[i], host);
     *out = s;
@@ -311,65 +324,41 @@ static void day_of(const state *s, const tm_doc *d, char day[11])
 {
     size_t n;
     const char *v = meta_text(s, d, "date", &n);
-    day[0] = 0;
-    if (!v || n < 10 || (n > 10 && v[10] != 'T' && v[10] != ' '))
-        return;
-    for (int i = 0; i < 10; i++)
-        if (i == 4 || i == 7 ? v[i] != '-' : !isdigit((unsigned char)v[i]))
-            return;
-    int month = (v[5] - '0') * 10 + v[6] - '0', mday = (v[8] - '0') * 10 + v[9] - '0';
-    if (month < 1 || month > 12 || mday < 1 || mday > 31)
-        return;
-    memcpy(day, v, 10);
-    day[10] = 0;
+    outlet_day(v, v ? n : 0, day);
 }
 
-/* The host name of a URL: lower case, without user, port and "www.". */
-static size_t url_host(const char *url, size_t n, char *out)
+/* Who published a document: meta.source, else the host of meta.url (see
+ * outlet.h), in its display form in s->scratch; NULL when it has neither
+ * (*oom set when memory ran out). */
+static const char *outlet(state *s, const tm_doc *d, size_t *len, bool *oom)
 {
-    const char *p = find(url, n, "://", 3), *end = url + n;
-    if (!p)
-        return 0;
-    p += 3;
-    const char *stop = p;
-    while (stop < end && *stop != '/' && *stop != '?' && *stop != '#')
-        stop++;
-    for (const char *at = p; at < stop; at++)
-        if (*at == '@')
-            p = at + 1;
-    const char *h_end = p;
-    if (p < stop && *p == '[') /* an IPv6 literal keeps its colons */
-        while (h_end < stop && *h_end != ']')
-            h_end++;
-    while (h_end < stop && *h_end != ':')
-        h_end++;
-    if (h_end - p > 4 && strncasecmp(p, "www.", 4) == 0)
-        p += 4;
-    size_t k = 0;
-    for (; p < h_end; p++)
-        out[k++] = (char)tolower((unsigned char)*p);
-    return k;
+    size_t src_n = 0, url_n = 0;
+    const char *src = meta_text(s, d, "source", &src_n);
+    const char *url = meta_text(s, d, "url", &url_n);
+    char *host = url ? s->host->alloc(url_n) : NULL;
+    if (url && !host)
+        return *oom = true, NULL;
+    size_t n;
+    const char *o = outlet_of(src, src_n, url, url_n, host, &n);
+    const char *c = o ? clean(s, o, n, 0, len) : NULL;
+    s->host->free(host);
+    if (o && !c)
+        *oom = true;
+    return c;
 }
 
-/* Where a document comes from: meta.source; else the host of meta.url;
- * else the directory of meta.file ("seeds/"); else "(unknown)". */
+/* Where a document comes from: its outlet; else the directory of meta.file
+ * ("seeds/"), so that files read from different folders stay apart; else
+ * "(unknown)". */
 static const char *source_of(state *s, const tm_doc *d, size_t *len)
 {
+    bool oom = false;
+    const char *o = outlet(s, d, len, &oom);
+    if (o || oom)
+        return o;
     size_t n;
-    const char *v = meta_text(s, d, "source", &n);
-    if (v)
-        return clean(s, v, n, 0, len);
-    if ((v = meta_text(s, d, "url", &n))) {
-        char *host = s->host->alloc(n + 1);
-        if (!host)
-            return NULL;
-        size_t k = url_host(v, n, host);
-        const char *c = k ? clean(s, host, k, 0, len) : NULL;
-        s->host->free(host);
-        if (c || k)
-            return c;
-    }
-    if ((v = meta_text(s, d, "file", &n))) {
+    const char *v = meta_text(s, d, "file", &n);
+    if (v) {
         const char *slash = NULL;
         for (const char *p = v; p < v + n; p++)
             if (*p == '/')
@@ -445,7 +434,7 @@ static member *add_member(state *s, group_e *g, const tm_doc *d, const char *tit
     }
     member *m = &g->m[g->n_m++];
     memset(m, 0, sizeof *m);
-    m->similarity = m->score = -1;
+    m->similarity = m->score = m->days_apart = -1;
     memcpy(m->date, day, 11);
     m->id = dup_clean(s, d->id, d->id_len, 0, oom);
     if (title)
@@ -461,29 +450,122 @@ static double meta_number(const state *s, const tm_doc *d, const char *key)
     return strtod(m->value, NULL);
 }
 
-/* The score and first shared names of a story's evidence (dedupe's JSON). */
+/* Up to `max` strings of a JSON array, cleaned for display; NULL when
+ * `from` is no array (or memory ran out: then *oom). */
+static cJSON *strings_of(state *s, const cJSON *from, int max, bool *oom)
+{
+    if (!cJSON_IsArray(from))
+        return NULL;
+    cJSON *a = cJSON_CreateArray();
+    if (!a)
+        return *oom = true, NULL;
+    int k = 0;
+    for (const cJSON *x = from->child; x && k < max; x = x->next) {
+        if (!cJSON_IsString(x))
+            continue;
+        char *c = dup_clean(s, x->valuestring, strlen(x->valuestring), 0, oom);
+        cJSON *y = c ? cJSON_CreateString(c) : NULL;
+        s->host->free(c);
+        if (!y || !cJSON_AddItemToArray(a, y)) {
+            cJSON_Delete(y);
+            *oom = true;
+            break;
+        }
+        k++;
+    }
+    return a;
+}
+
+static cJSON *parse_meta_json(const state *s, const tm_doc *d, const char *key)
+{
+    const tm_meta *meta = s->host->meta_get(d, key);
+    if (!meta || meta->type != TM_META_JSON || !meta->value)
+        return NULL;
+    return cJSON_ParseWithLength(meta->value, meta->len);
+}
+
+/* What a story's evidence (the stories stage's JSON) says of a document
+ * that joined: the score, the first shared names and terms, each part's
+ * share of the log-odds (names, title, body, date: numbers only) and the
+ * days between it and the story. */
 static void take_evidence(state *s, const tm_doc *d, member *m, bool *oom)
 {
-    const tm_meta *meta = s->host->meta_get(d, "story_evidence");
-    if (!meta || meta->type != TM_META_JSON || !meta->value)
-        return;
-    cJSON *ev = cJSON_ParseWithLength(meta->value, meta->len);
+    cJSON *ev = parse_meta_json(s, d, "story_evidence");
     const cJSON *score = cJSON_GetObjectItemCaseSensitive(ev, "score");
-    const cJSON *names = cJSON_GetObjectItemCaseSensitive(ev, "names");
-    if (cJSON_IsNumber(score))
+    const cJSON *days = cJSON_GetObjectItemCaseSensitive(ev, "days_apart");
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(ev, "parts"), *x;
+    double own = meta_number(s, d, "story_score");
+    if (own >= 0)
+        m->score = own;
+    else if (cJSON_IsNumber(score))
         m->score = score->valuedouble;
-    if (cJSON_IsArray(names) && (m->names = cJSON_CreateArray())) {
-        int k = 0;
-        for (const cJSON *x = names->child; x && k < NAMES_KEPT; x = x->next) {
-            if (!cJSON_IsString(x))
+    if (cJSON_IsNumber(days) && days->valuedouble >= 0)
+        m->days_apart = days->valuedouble;
+    m->names = strings_of(s, cJSON_GetObjectItemCaseSensitive(ev, "names"), NAMES_KEPT, oom);
+    m->terms = strings_of(s, cJSON_GetObjectItemCaseSensitive(ev, "terms"), NAMES_KEPT, oom);
+    if (cJSON_IsObject(parts) && (m->parts = cJSON_CreateObject())) {
+        cJSON_ArrayForEach(x, parts)
+        {
+            if (!cJSON_IsNumber(x) || !x->string)
                 continue;
-            char *c = dup_clean(s, x->valuestring, strlen(x->valuestring), 0, oom);
-            if (c)
-                cJSON_AddItemToArray(m->names, cJSON_CreateString(c)), k++;
-            s->host->free(c);
+            char *k = dup_clean(s, x->string, strlen(x->string), 0, oom);
+            if (k && !cJSON_AddNumberToObject(m->parts, k, x->valuedouble))
+                *oom = true;
+            s->host->free(k);
         }
+    } else if (cJSON_IsObject(parts)) {
+        *oom = true;
     }
     cJSON_Delete(ev);
+}
+
+/* A document's part in its story: the story's dates, outlets, label and
+ * terms as of this document (the stage's latest view of the story). */
+static void add_to_story(state *s, group_e *g, const tm_doc *d, const char day[11], bool *oom)
+{
+    if (d->id_len == g->k.len && memcmp(d->id, g->k.key, d->id_len) == 0)
+        g->opened = true;
+    if (day[0] && (!g->first[0] || strcmp(day, g->first) < 0))
+        memcpy(g->first, day, 11);
+    if (day[0] && strcmp(day, g->last) > 0)
+        memcpy(g->last, day, 11);
+    size_t n;
+    const tm_meta *label = s->host->meta_get(d, "story_label");
+    if (label && label->type == TM_META_STRING && label->value) {
+        const char *v = label->value;
+        n = label->len;
+        v = outlet_trim(v, &n);
+        char *c = dup_clean(s, v, n, TITLE_MAX, oom);
+        if (c) {
+            s->host->free(g->label);
+            g->label = c;
+        }
+    }
+    cJSON *terms = parse_meta_json(s, d, "story_terms");
+    cJSON *kept = strings_of(s, terms, TERMS_KEPT, oom);
+    cJSON_Delete(terms);
+    if (kept) {
+        cJSON_Delete(g->terms);
+        g->terms = kept;
+    }
+    const char *o = outlet(s, d, &n, oom);
+    if (!o)
+        return;
+    /* the key is STORY \0 OUTLET; o is in s->scratch, so it moves over first */
+    if (!scratch_fits(s, g->k.len + 1 + n + 1)) {
+        *oom = true;
+        return;
+    }
+    memmove(s->scratch + g->k.len + 1, s->scratch, n);
+    memcpy(s->scratch, g->k.key, g->k.len);
+    s->scratch[g->k.len] = 0;
+    count_e *e = rtable_intern(&s->story_outlets, s->scratch, g->k.len + 1 + n, sizeof *e);
+    if (!e) {
+        *oom = true;
+        return;
+    }
+    if (e->n++ == 0)
+        g->outlets++;
 }
 
 static int add_doc(state *s, const tm_doc *d)
@@ -552,8 +634,14 @@ static int add_doc(state *s, const tm_doc *d)
             m->kind = dup_clean(s, kind, strlen(kind), 0, &oom);
             m->duplicate_of = dup_clean(s, kept, kept_n, 0, &oom);
         }
-        if (m)
+        if (m) {
             take_evidence(s, d, m, &oom);
+            const char *o = outlet(s, d, &n, &oom);
+            if (o)
+                m->outlet = dup_clean(s, o, n, 0, &oom);
+        }
+        if (g)
+            add_to_story(s, g, d, day, &oom);
     }
     s->host->free(title);
     s->host->free(story_id);
@@ -708,10 +796,18 @@ static cJSON *member_json(const member *m)
         cJSON_AddStringToObject(x, "duplicate_of", m->duplicate_of);
     if (m->similarity >= 0)
         cJSON_AddNumberToObject(x, "similarity", m->similarity);
+    if (m->outlet)
+        cJSON_AddStringToObject(x, "source", m->outlet);
     if (m->score >= 0)
         cJSON_AddNumberToObject(x, "story_score", m->score);
     if (m->names)
         cJSON_AddItemReferenceToObject(x, "shared_names", m->names);
+    if (m->terms)
+        cJSON_AddItemReferenceToObject(x, "shared_terms", m->terms);
+    if (m->parts)
+        cJSON_AddItemReferenceToObject(x, "parts", m->parts);
+    if (m->days_apart >= 0)
+        cJSON_AddNumberToObject(x, "days_apart", m->days_apart);
     return x;
 }
 
@@ -759,28 +855,110 @@ static cJSON *duplicates_json(state *s)
     return o;
 }
 
-/* Stories of two documents or more; a story of one is no news. */
+/* What an analyst asks first: which stories the most outlets carried;
+ * then the larger, then the older (undated last), then the first seen. */
+static int by_outlets(const void *a, const void *b)
+{
+    const group_e *x = *(group_e *const *)a, *y = *(group_e *const *)b;
+    if (x->outlets != y->outlets)
+        return x->outlets > y->outlets ? -1 : 1;
+    if (x->docs != y->docs)
+        return x->docs > y->docs ? -1 : 1;
+    if (!x->first[0] != !y->first[0])
+        return x->first[0] ? -1 : 1;
+    int c = strcmp(x->first, y->first);
+    if (c)
+        return c;
+    return x->k.seq < y->k.seq ? -1 : x->k.seq > y->k.seq;
+}
+
+/* Story, then most documents, then outlet name: each story's outlets in
+ * one run of the sorted story_outlets. */
+static int by_story_outlet(const void *a, const void *b)
+{
+    const count_e *x = *(count_e *const *)a, *y = *(count_e *const *)b;
+    int c = strcmp(x->k.key, y->k.key);
+    if (c)
+        return c;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    const char *xo = x->k.key + strlen(x->k.key) + 1, *yo = y->k.key + strlen(y->k.key) + 1;
+    return strcmp(xo, yo);
+}
+
+/* A story is news when this run brought two documents of it or more, or
+ * continued one that an earlier run (or a document dropped before the
+ * report) opened; a story of one new document is not. */
+static bool listed(const group_e *g)
+{
+    return g->docs >= 2 || !g->opened;
+}
+
+/* The label: the stage's latest, else the title of the story's first
+ * document when this run has it, else the story id (the first document's). */
+static const char *story_label(const group_e *g)
+{
+    if (g->label && *g->label)
+        return g->label;
+    for (size_t i = 0; i < g->n_m; i++)
+        if (g->m[i].id && strcmp(g->m[i].id, g->k.key) == 0 && g->m[i].title)
+            return g->m[i].title;
+    return g->k.key;
+}
+
 static cJSON *stories_json(state *s)
 {
     cJSON *o = cJSON_CreateObject();
-    void **v = sorted(s, &s->stories, by_size);
+    void **v = sorted(s, &s->stories, by_outlets);
+    void **outs = sorted(s, &s->story_outlets, by_story_outlet);
     int64_t total = 0, docs = 0;
     for (size_t i = 0; v && i < s->stories.n; i++) {
         const group_e *g = v[i];
-        if (g->docs >= 2)
+        if (listed(g))
             total++, docs += g->docs;
     }
     cJSON_AddNumberToObject(o, "total", (double)total);
     cJSON_AddNumberToObject(o, "documents", (double)docs);
     cJSON *a = cJSON_AddArrayToObject(o, "stories");
-    for (size_t i = 0; v && i < (size_t)total && i < GROUPS_LISTED; i++) {
+    for (size_t i = 0, shown = 0; v && i < s->stories.n && shown < GROUPS_LISTED; i++) {
         const group_e *g = v[i];
+        if (!listed(g))
+            continue;
+        shown++;
         cJSON *x = cJSON_CreateObject();
         cJSON_AddItemToArray(a, x);
         cJSON_AddStringToObject(x, "story", g->k.key);
+        cJSON_AddStringToObject(x, "label", story_label(g));
+        cJSON_AddItemToObject(x, "terms",
+                              g->terms ? cJSON_Duplicate(g->terms, 1) : cJSON_CreateArray());
+        cJSON_AddNumberToObject(x, "outlets", (double)g->outlets);
+        cJSON *src = cJSON_AddArrayToObject(x, "sources");
+        /* the story's run of outlets, found by bisection on the story key */
+        size_t lo = 0, hi = outs ? s->story_outlets.n : 0;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(((const rkey *)outs[mid])->key, g->k.key) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t k = lo, n = 0; outs && k < s->story_outlets.n && n < OUTLETS_LISTED;
+             k++, n++) {
+            const count_e *e = outs[k];
+            if (strcmp(e->k.key, g->k.key) != 0)
+                break;
+            cJSON *y = cJSON_CreateObject();
+            cJSON_AddItemToArray(src, y);
+            cJSON_AddStringToObject(y, "source", e->k.key + g->k.len + 1);
+            cJSON_AddNumberToObject(y, "documents", (double)e->n);
+        }
+        add_opt_string(x, "first_date", g->first);
+        add_opt_string(x, "last_date", g->last);
         cJSON_AddNumberToObject(x, "documents", (double)g->docs);
+        cJSON_AddBoolToObject(x, "continued", !g->opened);
         cJSON_AddItemToObject(x, "members", members_json(g));
     }
+    s->host->free(outs);
     s->host->free(v);
     return o;
 }
@@ -926,6 +1104,8 @@ static cJSON *build(state *s, tm_ctx *ctx)
     cJSON_AddNumberToObject(lim, "groups_listed", GROUPS_LISTED);
     cJSON_AddNumberToObject(lim, "members_listed", MEMBERS_KEPT);
     cJSON_AddNumberToObject(lim, "title_bytes", TITLE_MAX);
+    cJSON_AddNumberToObject(lim, "outlets_listed", OUTLETS_LISTED);
+    cJSON_AddNumberToObject(lim, "terms_kept", TERMS_KEPT);
     return root;
 }
 
@@ -978,10 +1158,15 @@ static void free_group(const tm_host *h, void *entry)
         h->free(m->title);
         h->free(m->kind);
         h->free(m->duplicate_of);
+        h->free(m->outlet);
         cJSON_Delete(m->names);
+        cJSON_Delete(m->terms);
+        cJSON_Delete(m->parts);
     }
     h->free(g->m);
     h->free(g->story);
+    h->free(g->label);
+    cJSON_Delete(g->terms);
 }
 
 static void fini(void *st)
@@ -996,6 +1181,7 @@ static void fini(void *st)
     rtable_free(&s->kinds, NULL);
     rtable_free(&s->stories, free_group);
     rtable_free(&s->clusters, free_group);
+    rtable_free(&s->story_outlets, NULL);
     h->free(s->scratch);
     h->free(s->json_path);
     h->free(s);

@@ -12,7 +12,7 @@
 #include <textmill/plugin.h>
 
 #define REPORT_GENERATOR "textmill report"
-#define REPORT_VERSION "1.0.0"
+#define REPORT_VERSION "1.1.0"
 
 /* ---- table.c ---------------------------------------------------------------------- */
 

@@ -1168,7 +1168,7 @@ static void fini(void *st)
     s->host->free(s);
 }
 
-TM_PLUGIN_DEFINE(.name = "sqlite", .version = "1.0.0", .license = "MIT",
+TM_PLUGIN_DEFINE(.name = "sqlite", .version = "1.1.0", .license = "MIT",
                  .summary = "Writes documents, entities, mentions, duplicates and stories into "
                             "a SQLite database with full-text search; re-runs update in place.",
                  .role = TM_ROLE_SINK, .caps = 0, .options = options,

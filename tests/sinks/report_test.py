@@ -177,7 +177,8 @@ check("boilerplate rules: every rule:NAME counter, the most lines first",
 
 
 # --- documents, sources, dates from the JSONL output
-def source_of(m):
+def outlet_of(m):
+    """meta.source, else the host of meta.url; None without either."""
     if isinstance(m.get("source"), str) and m["source"].strip():
         return m["source"].strip()
     url = (m.get("url") or "").strip()
@@ -188,6 +189,12 @@ def source_of(m):
             host = host[4:]
         if host:
             return host
+    return None
+
+
+def source_of(m):
+    if outlet_of(m):
+        return outlet_of(m)
     f = (m.get("file") or "").strip()
     if f:
         return f[:f.rfind("/") + 1] if "/" in f else "./"
@@ -252,6 +259,17 @@ def groups(docs, key):
     return g
 
 
+def kept_title(by_id, kept, dups):
+    """The kept document's title is found through the story its first
+    duplicate with a story shares with it (the report keeps no other titles)."""
+    story = next((d["meta"]["story"].strip() for d in dups
+                  if isinstance(d["meta"].get("story"), str) and d["meta"]["story"].strip()), None)
+    k = by_id.get(kept)
+    if story is None or not k or (k["meta"].get("story") or "").strip() != story:
+        return None
+    return k["meta"].get("title") or None
+
+
 def expected_duplicates(docs):
     by_id = {d["id"]: d for d in docs}
     clusters = groups(docs, "duplicate_of")
@@ -259,17 +277,41 @@ def expected_duplicates(docs):
     return {"documents": sum(map(len, clusters.values())),
             "by_kind": dict(collections.Counter(d["meta"]["duplicate_kind"] for g in clusters.values() for d in g)),
             "clusters_total": len(clusters),
-            "clusters": [{"kept": k, "title": by_id[k]["meta"]["title"] if k in by_id else None,
+            "clusters": [{"kept": k, "title": kept_title(by_id, k, clusters[k]),
                           "duplicates": len(clusters[k]), "ids": [d["id"] for d in clusters[k]]}
                          for k in order]}
 
 
 def expected_stories(docs):
-    st = {k: v for k, v in groups(docs, "story").items() if len(v) >= 2}
-    order = sorted(st, key=lambda k: -len(st[k]))
-    return {"total": len(st), "documents": sum(map(len, st.values())),
-            "stories": [{"story": k, "documents": len(st[k]), "ids": [d["id"] for d in st[k]]}
-                        for k in order]}
+    """Stories with two documents or more, or continued (no document of this
+    run opened them), ranked by outlets, documents, first date (undated
+    last), first seen."""
+    out = []
+    for k, v in groups(docs, "story").items():
+        opened = any(d["id"] == k for d in v)
+        if len(v) < 2 and opened:
+            continue
+        outlets = collections.Counter(outlet_of(d["meta"]) for d in v if outlet_of(d["meta"]))
+        days = sorted(day_of(d["meta"]) for d in v if day_of(d["meta"]))
+        label = None
+        terms = []
+        for d in v:  # the latest document's view of the story wins
+            lab = d["meta"].get("story_label")
+            if isinstance(lab, str) and lab.strip():
+                label = lab.strip()
+            if isinstance(d["meta"].get("story_terms"), list):
+                terms = [t for t in d["meta"]["story_terms"] if isinstance(t, str)][:8]
+        if label is None:
+            label = next((d["meta"].get("title") for d in v if d["id"] == k), None) or k
+        out.append({"story": k, "label": label, "terms": terms, "outlets": len(outlets),
+                    "sources": [{"source": o, "documents": n} for o, n in
+                                sorted(outlets.items(), key=lambda x: (-x[1], x[0].encode()))],
+                    "first_date": days[0] if days else None,
+                    "last_date": days[-1] if days else None,
+                    "documents": len(v), "continued": not opened, "ids": [d["id"] for d in v]})
+    out.sort(key=lambda g: (-g["outlets"], -g["documents"], g["first_date"] is None,
+                            g["first_date"] or ""))  # stable: first seen first
+    return {"total": len(out), "documents": sum(g["documents"] for g in out), "stories": out}
 
 
 def without_members(groups_json, key):
@@ -295,9 +337,10 @@ def check_numbers(label, data, docs, types=TYPES, top=20):
 
 
 check_numbers("sample", data, docs)
+# (stories come from the `stories` stage, which this pipeline does not run;
+# tests/sinks/stories_test.py feeds the story keys by hand)
 check("sample: there is a cluster to show (the copied sample)",
-      data["duplicates"]["clusters_total"] >= 1 and data["duplicates"]["clusters"][0]["title"])
-check("sample: there is a story to show (002 ~ 004)", data["stories"]["total"] >= 1)
+      data["duplicates"]["clusters_total"] >= 1)
 check("sample: sources include the directory of files without meta.source",
       any(s["source"] == "seeds/" for s in data["sources"]), data["sources"])
 check("sample: run and title", data["run"]["pipeline"] == "report-test"
