@@ -504,6 +504,21 @@ check("night 2: a continued story's label is the latest", by2.get("q1", {}).get(
 check("night 2: ranked by outlets, then documents", [g for g in by2] == ["k1", "q1", "s1"],
       list(by2))
 
+hostile = [doc("x1", "One.", "x1", "<script>alert(1)</script>", ["<b>bold</b>"],
+               title="x", source="<i>outlet</i>"),
+           doc("x2", "Two.", "x1", "<script>alert(1)</script>", ["<b>bold</b>"], 0.5,
+               {"story": "x1", "score": 0.5, "parts": {"<img src=x>": 1.0},
+                "names": ["<u>n</u>"], "terms": ["</span>t"]}, source="b")]
+in_x = write_jsonl(w("hostile.jsonl"), hostile)
+xpage = w("report", "x.html")
+rc, err = run([in_x], [{"use": "report", "with": {"path": xpage}}], name="x.yaml")
+xtext = open(xpage, encoding="utf-8").read() if rc == 0 else ""
+xbody = re.sub(r'<script type="application/json" id="data">.*?</script>', "", xtext, flags=re.S)
+check("hostile labels, terms, outlets and evidence come out as text on the page",
+      rc == 0 and "&lt;script&gt;alert(1)&lt;/script&gt;" in xbody
+      and not any(t in xbody for t in ("<script", "<b>bold", "<i>outlet", "<img", "<u>n",
+                                       "</span>t")), err)
+
 # ---- 5. csv -------------------------------------------------------------------------
 print("# csv")
 out_csv = w("csv", "stories.csv")
