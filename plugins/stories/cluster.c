@@ -1,0 +1,1770 @@
+/* The online story clusterer; see cluster.h. */
+#include "cluster.h"
+
+#include "map.h"
+#include "terms.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+const char *const st_feature_names[ST_NF] = {"bias",       "title",      "body",
+                                             "names",      "title_body", "body_title",
+                                             "gap",        "nodate",     "size",
+                                             "same_source"};
+
+/* Sizes that bound the memory of one story and the cost of one document.
+ * A story's centroid keeps its heaviest terms only: past a hundred body
+ * terms the weights are small and the cosine hardly moves. */
+#define BODY_KEEP 100
+#define TITLE_KEEP 32
+#define NAMES_KEEP 48
+#define LABEL_KEEP 32
+#define DOC_BODY_KEEP 200  /* a document's body vector */
+#define DOC_WORDS 5000     /* words read of a body: a 20 MB text costs its head */
+#define KEYS_BODY 12       /* a document's body terms looked up in the index */
+#define KEYS_NAMES 12
+#define KEYS_TITLE 8
+#define POSTINGS_MAX 256   /* stories remembered per term: the most recent */
+#define CANDIDATES 16      /* stories compared in full per document */
+#define SOURCES_MAX 16     /* outlets remembered per story (for same_source) */
+#define SHOW_MAX 16        /* names and words a story keeps to show */
+#define MEMBERS_MAX 1000   /* member ids per story, for copies and re-runs */
+
+typedef struct show_term {
+    uint32_t term;
+    uint8_t name; /* 1 a name, 0 a word */
+    char *s;
+} show_term;
+
+typedef struct story {
+    char *id; /* NULL: a free slot */
+    uint32_t gen;
+    sv title, body, names, label_vec;
+    float norm[3]; /* of title, body, names: every comparison divides by them */
+    char *label;
+    int first, last;
+    uint64_t seq;
+    uint32_t size;
+    uint32_t sources[SOURCES_MAX];
+    uint32_t n_sources;
+    show_term show[SHOW_MAX];
+    uint32_t n_show;
+    uint64_t *members; /* hashes of member ids */
+    uint32_t n_members, cap_members;
+    bool dirty;
+} story;
+
+typedef struct word_ref {
+    uint32_t term;
+    uint8_t name;
+    uint32_t off; /* in the document's arena */
+} word_ref;
+
+/* A document as vectors, with the strings of its terms for showing. */
+/* The terms a document is found by, and finds stories by: its heaviest
+ * names, title words and body words. */
+typedef struct key {
+    uint32_t term;
+    float w;
+    uint8_t name;
+} key;
+
+#define KEYS_MAX (KEYS_NAMES + KEYS_TITLE + KEYS_BODY)
+
+typedef struct dslot {
+    uint32_t term; /* 0 empty */
+    float title, body, name;
+    uint32_t word, name_word; /* offsets + 1 of the strings in the arena; 0 none */
+} dslot;
+
+typedef struct docv {
+    sv title, body, names;
+    dslot *tab; /* every term of the document with its weights, for comparisons */
+    size_t tab_cap;
+    word_ref *words;
+    size_t n_words, cap_words;
+    char *arena;
+    size_t alen, acap;
+    int date;
+    uint32_t source;
+    key keys[KEYS_MAX];
+    size_t n_keys;
+} docv;
+
+typedef struct plist {
+    uint64_t *e; /* slot << 32 | gen */
+    uint32_t n, cap;
+} plist;
+
+typedef struct cand {
+    uint32_t slot;
+    float acc;
+} cand;
+
+struct st_engine {
+    st_params p;
+    const st_model *m;
+    double threshold;
+    st_terms *terms;
+    df_table df;
+    story *stories;
+    size_t n_slots, cap_slots, n_open;
+    uint32_t *free_slots;
+    size_t n_free;
+    st_map ids;     /* hash of story id -> slot */
+    st_map members; /* hash of document id -> slot << 32 | gen */
+    st_map keys;    /* term -> index into lists */
+    plist *lists;
+    size_t n_lists, cap_lists;
+    size_t closed_since_compact;
+    char **closed; /* ids of stories closed since the last save */
+    size_t n_closed, cap_closed;
+    char **new_members; /* "doc\0story" pairs added since the last save */
+    size_t n_new_members, cap_new_members;
+    uint64_t docs, seq;
+    int now;
+    size_t opened, n_closed_total;
+    docv d;
+    /* per document scratch */
+    st_map acc; /* slot -> index into cands */
+    cand *cands;
+    size_t n_cands, cap_cands;
+    char *show_buf[ST_SHOW * 2 + ST_TERMS];
+};
+
+/* ---- small helpers ----------------------------------------------------------------- */
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = XXH3_64bits(s, strlen(s));
+    return h ? h : 1;
+}
+
+static char *dupstr(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+static double sigmoid(double z) { return 1 / (1 + exp(-z)); }
+
+int st_parse_date(const char *s, size_t n)
+{
+    if (!s || n < 10)
+        return ST_NO_DATE;
+    for (int i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+            return ST_NO_DATE;
+    int y = atoi(s), mo = (s[5] - '0') * 10 + s[6] - '0', d = (s[8] - '0') * 10 + s[9] - '0';
+    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+        return ST_NO_DATE;
+    /* days from civil (proleptic Gregorian) */
+    y -= mo <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* ---- the model file ---------------------------------------------------------------- */
+
+static int load_df(st_model *m, const char *path, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, err_len, "cannot open %s: %m", path);
+        return -1;
+    }
+    char line[1024];
+    int ln = 0, rc = 0;
+    char fold[512];
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        size_t len = strcspn(line, "\n");
+        line[len] = 0;
+        if (!len || line[0] == '#')
+            continue;
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!strncmp(line, "docs\t", 5)) {
+            m->df.prior_docs = strtoull(line + 5, NULL, 10);
+            continue;
+        }
+        if (!t1 || !t2 || t1 - line != 1 || (line[0] != 'w' && line[0] != 'n')) {
+            snprintf(err, err_len, "%s:%d: expected KIND<TAB>TERM<TAB>COUNT", path, ln);
+            rc = -1;
+            break;
+        }
+        const char *term = t1 + 1;
+        size_t tl = (size_t)(t2 - term);
+        uint32_t h;
+        if (line[0] == 'w')
+            h = st_hash(term, tl, 1);
+        else {
+            size_t fl = st_fold_name(term, tl, fold, sizeof fold);
+            if (!fl)
+                continue;
+            h = st_hash(fold, fl, 2);
+        }
+        df_entry *e = df_slot(&m->df, h);
+        if (!e) {
+            snprintf(err, err_len, "out of memory reading %s", path);
+            rc = -1;
+            break;
+        }
+        e->prior += (uint32_t)strtoul(t2 + 1, NULL, 10);
+    }
+    fclose(f);
+    return rc;
+}
+
+static int load_weights(st_model *m, const char *path, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, err_len, "cannot open %s: %m", path);
+        return -1;
+    }
+    char line[2048];
+    int ln = 0, have = 0;
+    m->threshold = 0.5;
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        char *p = line;
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        if (ln == 1 && strncmp(line, "textmill-stories-model 1", 24)) {
+            snprintf(err, err_len, "%s: not a stories model (version 1)", path);
+            fclose(f);
+            return -1;
+        }
+        if (ln == 1)
+            continue;
+        int set = !strncmp(p, "names ", 6) ? 0 : !strncmp(p, "nonames ", 8) ? 1 : -1;
+        if (!strncmp(p, "threshold ", 10)) {
+            m->threshold = strtod(p + 10, NULL);
+            continue;
+        }
+        if (!strncmp(p, "features ", 9)) {
+            /* the file's features must be this build's, in this order */
+            char *q = p + 9;
+            for (int i = 0; i < ST_NF; i++) {
+                size_t l = strlen(st_feature_names[i]);
+                if (strncmp(q, st_feature_names[i], l) || (q[l] != ' ' && q[l] != '\n')) {
+                    snprintf(err, err_len, "%s:%d: features differ from this build's (%s ...)",
+                             path, ln, st_feature_names[0]);
+                    fclose(f);
+                    return -1;
+                }
+                q += l + (q[l] == ' ');
+            }
+            continue;
+        }
+        if (set < 0)
+            continue;
+        p += set ? 8 : 6;
+        for (int i = 0; i < ST_NF; i++) {
+            char *end;
+            m->w[set][i] = strtod(p, &end);
+            if (end == p) {
+                snprintf(err, err_len, "%s:%d: expected %d weights", path, ln, ST_NF);
+                fclose(f);
+                return -1;
+            }
+            p = end;
+        }
+        have |= 1 << set;
+    }
+    fclose(f);
+    if (have != 3) {
+        snprintf(err, err_len, "%s: needs the lines 'names' and 'nonames'", path);
+        return -1;
+    }
+    return 0;
+}
+
+st_model *st_model_load(const char *dir, char *err, size_t err_len)
+{
+    st_model *m = calloc(1, sizeof *m);
+    if (!m || !df_init(&m->df)) {
+        free(m);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/stories-en.model", dir);
+    if (load_weights(m, path, err, err_len) != 0) {
+        st_model_free(m);
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/df-en.tsv", dir);
+    if (load_df(m, path, err, err_len) != 0) {
+        st_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void st_model_free(st_model *m)
+{
+    if (!m)
+        return;
+    df_free(&m->df);
+    free(m);
+}
+
+/* ---- the engine -------------------------------------------------------------------- */
+
+st_engine *st_engine_new(const st_params *p, const st_model *m)
+{
+    st_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->p = *p;
+    if (e->p.window_days < 0)
+        e->p.window_days = 0;
+    e->m = m;
+    e->threshold = p->threshold >= 0 ? p->threshold : m->threshold;
+    e->now = ST_NO_DATE;
+    e->terms = st_terms_new();
+    if (!e->terms || !df_init(&e->df)) {
+        st_engine_free(e);
+        return NULL;
+    }
+    /* the prior is copied: the stream's counts are added to it */
+    e->df.prior_docs = m->df.prior_docs;
+    for (size_t i = 0; i < m->df.cap; i++)
+        if (m->df.e[i].term) {
+            df_entry *x = df_slot(&e->df, m->df.e[i].term);
+            if (!x) {
+                st_engine_free(e);
+                return NULL;
+            }
+            x->prior = m->df.e[i].prior;
+        }
+    return e;
+}
+
+static void story_clear(story *s)
+{
+    free(s->id);
+    s->id = NULL;
+    sv_free(&s->title);
+    sv_free(&s->body);
+    sv_free(&s->names);
+    sv_free(&s->label_vec);
+    free(s->label);
+    s->label = NULL;
+    for (uint32_t i = 0; i < s->n_show; i++)
+        free(s->show[i].s);
+    s->n_show = 0;
+    free(s->members);
+    s->members = NULL;
+    s->n_members = s->cap_members = 0;
+}
+
+static void docv_free(docv *d)
+{
+    free(d->tab);
+    sv_free(&d->title);
+    sv_free(&d->body);
+    sv_free(&d->names);
+    free(d->words);
+    free(d->arena);
+}
+
+void st_engine_free(st_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n_slots; i++)
+        story_clear(&e->stories[i]);
+    free(e->stories);
+    free(e->free_slots);
+    st_map_free(&e->ids);
+    st_map_free(&e->members);
+    st_map_free(&e->keys);
+    for (size_t i = 0; i < e->n_lists; i++)
+        free(e->lists[i].e);
+    free(e->lists);
+    for (size_t i = 0; i < e->n_closed; i++)
+        free(e->closed[i]);
+    free(e->closed);
+    for (size_t i = 0; i < e->n_new_members; i++)
+        free(e->new_members[i]);
+    free(e->new_members);
+    st_map_free(&e->acc);
+    free(e->cands);
+    docv_free(&e->d);
+    st_terms_free(e->terms);
+    df_free(&e->df);
+    free(e);
+}
+
+static story *slot_story(st_engine *e, uint64_t ref)
+{
+    uint32_t slot = (uint32_t)(ref >> 32), gen = (uint32_t)ref;
+    if (slot >= e->n_slots)
+        return NULL;
+    story *s = &e->stories[slot];
+    return s->id && s->gen == gen ? s : NULL;
+}
+
+static uint64_t ref_of(st_engine *e, const story *s)
+{
+    return (uint64_t)(s - e->stories) << 32 | s->gen;
+}
+
+/* ---- key terms ------------------------------------------------------------------- */
+
+static int by_w_desc(const void *a, const void *b)
+{
+    float x = ((const key *)a)->w, y = ((const key *)b)->w;
+    if (x != y)
+        return x > y ? -1 : 1;
+    uint32_t s = ((const key *)a)->term, t = ((const key *)b)->term;
+    return s < t ? -1 : s > t;
+}
+
+/* The `keep` heaviest of a vector's terms, appended to out. */
+static size_t top_keys(const sv *v, size_t keep, uint8_t name, key *out)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < v->n; i++) {
+        key k = {v->t[i], v->w[i], name};
+        if (n < keep)
+            n++;
+        else if (by_w_desc(&k, &out[n - 1]) >= 0)
+            continue;
+        /* insertion into the sorted few */
+        size_t j = n - 1;
+        while (j > 0 && by_w_desc(&k, &out[j - 1]) < 0) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = k;
+    }
+    return n;
+}
+
+static size_t doc_keys(const docv *d, key *out, size_t cap)
+{
+    (void)cap;
+    size_t n = top_keys(&d->names, KEYS_NAMES, 1, out);
+    n += top_keys(&d->title, KEYS_TITLE, 0, out + n);
+    n += top_keys(&d->body, KEYS_BODY, 0, out + n);
+    return n;
+}
+
+/* ---- a document's vectors ---------------------------------------------------------- */
+
+static bool doc_word(docv *d, uint32_t term, uint8_t name, const char *s, size_t n)
+{
+    if (d->n_words == d->cap_words) {
+        size_t cap = d->cap_words ? d->cap_words * 2 : 64;
+        word_ref *w = realloc(d->words, cap * sizeof *w);
+        if (!w)
+            return false;
+        d->words = w;
+        d->cap_words = cap;
+    }
+    if (d->alen + n + 1 > d->acap) {
+        size_t cap = d->acap ? d->acap * 2 : 4096;
+        while (cap < d->alen + n + 1)
+            cap *= 2;
+        char *a = realloc(d->arena, cap);
+        if (!a)
+            return false;
+        d->arena = a;
+        d->acap = cap;
+    }
+    d->words[d->n_words++] = (word_ref){term, name, (uint32_t)d->alen};
+    memcpy(d->arena + d->alen, s, n);
+    d->arena[d->alen + n] = 0;
+    d->alen += n + 1;
+    return true;
+}
+
+static dslot *tab_slot(docv *d, uint32_t term)
+{
+    size_t j = (term * 2654435761u) & (d->tab_cap - 1);
+    while (d->tab[j].term && d->tab[j].term != term)
+        j = (j + 1) & (d->tab_cap - 1);
+    return &d->tab[j];
+}
+
+static const dslot *tab_find(const docv *d, uint32_t term)
+{
+    size_t j = (term * 2654435761u) & (d->tab_cap - 1);
+    while (d->tab[j].term) {
+        if (d->tab[j].term == term)
+            return &d->tab[j];
+        j = (j + 1) & (d->tab_cap - 1);
+    }
+    return NULL;
+}
+
+/* The string of one of the document's terms, or NULL. */
+static const char *doc_word_of(const docv *d, uint32_t term, uint8_t name)
+{
+    const dslot *x = tab_find(d, term);
+    uint32_t off = !x ? 0 : name ? x->name_word : x->word;
+    return off ? d->arena + off - 1 : NULL;
+}
+
+/* The document's terms in one table, so that comparing it with a story
+ * walks the story's terms once. */
+static bool build_tab(docv *d)
+{
+    size_t need = 64;
+    while (need < (size_t)(d->title.n + d->body.n + d->names.n) * 2)
+        need *= 2;
+    if (need > d->tab_cap) {
+        free(d->tab);
+        d->tab = malloc(need * sizeof *d->tab);
+        if (!d->tab) {
+            d->tab_cap = 0;
+            return false;
+        }
+        d->tab_cap = need;
+    }
+    memset(d->tab, 0, d->tab_cap * sizeof *d->tab);
+    for (uint32_t i = 0; i < d->title.n; i++) {
+        dslot *x = tab_slot(d, d->title.t[i]);
+        x->term = d->title.t[i];
+        x->title = d->title.w[i];
+    }
+    for (uint32_t i = 0; i < d->body.n; i++) {
+        dslot *x = tab_slot(d, d->body.t[i]);
+        x->term = d->body.t[i];
+        x->body = d->body.w[i];
+    }
+    for (uint32_t i = 0; i < d->names.n; i++) {
+        dslot *x = tab_slot(d, d->names.t[i]);
+        x->term = d->names.t[i];
+        x->name = d->names.w[i];
+    }
+    for (size_t i = 0; i < d->n_words; i++) {
+        const word_ref *w = &d->words[i];
+        const dslot *f = tab_find(d, w->term);
+        if (!f)
+            continue; /* a name or word that no vector kept */
+        dslot *x = (dslot *)f;
+        if (w->name && !x->name_word)
+            x->name_word = w->off + 1;
+        else if (!w->name && !x->word)
+            x->word = w->off + 1;
+    }
+    return true;
+}
+
+static void normalize(sv *v)
+{
+    double n = sv_norm(v);
+    if (n > 0)
+        sv_scale(v, (float)(1 / n));
+}
+
+/* Counts a document's distinct terms into the frequencies (once per
+ * document: title and body words together, names apart). */
+static bool count_df(st_engine *e, const st_term *t, long n)
+{
+    for (long i = 0; i < n; i++) {
+        df_entry *x = df_slot(&e->df, t[i].term);
+        if (!x)
+            return false;
+        if (x->dirty != 2) { /* 2: counted for this document already */
+            x->seen++;
+            x->dirty = 2;
+        }
+    }
+    return true;
+}
+
+static void uncount_marks(st_engine *e, const st_term *t, long n)
+{
+    for (long i = 0; i < n; i++) {
+        df_entry *x = (df_entry *)df_find(&e->df, t[i].term);
+        if (x)
+            x->dirty = 1;
+    }
+}
+
+/* The document's vectors; learns its terms into the frequencies when
+ * `learn`. */
+static int build_doc(st_engine *e, const st_input *in, bool learn)
+{
+    docv *d = &e->d;
+    sv_clear(&d->title);
+    sv_clear(&d->body);
+    sv_clear(&d->names);
+    d->n_words = d->alen = 0;
+    d->date = in->date;
+    d->source = in->source && *in->source ? st_hash(in->source, strlen(in->source), 3) : 0;
+
+    st_term *t;
+    long nt = st_terms_of(e->terms, in->title ? in->title : "", in->title_len, 200, &t);
+    if (nt < 0)
+        return -4;
+    /* the title's words: their strings are copied before the body's call
+     * may move them */
+    for (long i = 0; i < nt; i++)
+        if (!sv_push(&d->title, t[i].term, 1) ||
+            !doc_word(d, t[i].term, 0, t[i].word, strlen(t[i].word)))
+            return -4;
+    if (learn && !count_df(e, t, nt))
+        return -4;
+    long nb = st_terms_of(e->terms, in->body ? in->body : "", in->body_len, DOC_WORDS, &t);
+    if (nb < 0)
+        return -4;
+    if (learn) {
+        if (!count_df(e, t, nb))
+            return -4;
+        /* the title's marks are cleared through its vector's terms */
+        for (uint32_t i = 0; i < d->title.n; i++) {
+            df_entry *x = (df_entry *)df_find(&e->df, d->title.t[i]);
+            if (x)
+                x->dirty = 1;
+        }
+        uncount_marks(e, t, nb);
+        e->df.seen_docs++;
+    }
+    for (long i = 0; i < nb; i++) {
+        double w = (1 + log((double)t[i].count)) * df_idf(&e->df, t[i].term);
+        if (!sv_push(&d->body, t[i].term, (float)w))
+            return -4;
+    }
+    for (uint32_t i = 0; i < d->title.n; i++)
+        d->title.w[i] = (float)df_idf(&e->df, d->title.t[i]);
+    sv_sort(&d->title);
+    sv_sort(&d->body);
+    sv_truncate(&d->body, DOC_BODY_KEEP);
+    /* the strings of the body words, for showing (title words come first,
+     * so a word in both keeps the title's form) */
+    size_t title_words = d->n_words;
+    for (long k = 0; k < nb; k++) {
+        bool in_title = false;
+        for (size_t i = 0; i < title_words && !in_title; i++)
+            in_title = d->words[i].term == t[k].term;
+        if (!in_title && !doc_word(d, t[k].term, 0, t[k].word, strlen(t[k].word)))
+            return -4;
+    }
+
+    /* names: every mention counts; the canonical name is the term */
+    char fold[512];
+    st_term *nm = NULL;
+    size_t n_nm = 0, cap_nm = 0;
+    int rc = 0;
+    for (size_t i = 0; i < in->n_names && rc == 0; i++) {
+        size_t fl = st_fold_name(in->names[i].s, in->names[i].n, fold, sizeof fold);
+        if (!fl)
+            continue;
+        uint32_t h = st_hash(fold, fl, 2);
+        size_t k = 0;
+        while (k < n_nm && nm[k].term != h)
+            k++;
+        if (k < n_nm) {
+            nm[k].count++;
+            continue;
+        }
+        if (n_nm == cap_nm) {
+            cap_nm = cap_nm ? cap_nm * 2 : 16;
+            st_term *g = realloc(nm, cap_nm * sizeof *g);
+            if (!g) {
+                rc = -4;
+                break;
+            }
+            nm = g;
+        }
+        nm[n_nm++] = (st_term){.term = h, .count = 1};
+        if (!doc_word(d, h, 1, in->names[i].s, in->names[i].n))
+            rc = -4;
+    }
+    if (rc == 0 && learn) {
+        if (!count_df(e, nm, (long)n_nm))
+            rc = -4;
+        else
+            uncount_marks(e, nm, (long)n_nm);
+    }
+    for (size_t k = 0; rc == 0 && k < n_nm; k++) {
+        double w = (1 + log((double)nm[k].count)) * df_idf(&e->df, nm[k].term);
+        if (!sv_push(&d->names, nm[k].term, (float)w))
+            rc = -4;
+    }
+    free(nm);
+    if (rc)
+        return rc;
+    sv_sort(&d->names);
+    sv_truncate(&d->names, 64);
+    normalize(&d->title);
+    normalize(&d->body);
+    normalize(&d->names);
+    d->n_keys = doc_keys(d, d->keys, sizeof d->keys / sizeof *d->keys);
+    return build_tab(d) ? 0 : -4;
+}
+
+/* ---- the inverted index ------------------------------------------------------------ */
+
+static bool post(st_engine *e, uint32_t term, uint64_t ref)
+{
+    uint64_t *ix = st_map_get(&e->keys, term);
+    plist *l;
+    if (!ix) {
+        if (e->n_lists == e->cap_lists) {
+            size_t cap = e->cap_lists ? e->cap_lists * 2 : 1024;
+            plist *g = realloc(e->lists, cap * sizeof *g);
+            if (!g)
+                return false;
+            e->lists = g;
+            e->cap_lists = cap;
+        }
+        if (!st_map_put(&e->keys, term, e->n_lists))
+            return false;
+        l = &e->lists[e->n_lists++];
+        memset(l, 0, sizeof *l);
+    } else
+        l = &e->lists[*ix];
+    if (l->n && l->e[l->n - 1] == ref)
+        return true;
+    if (l->n == POSTINGS_MAX) { /* the older half goes: recent stories matter */
+        memmove(l->e, l->e + POSTINGS_MAX / 2, (POSTINGS_MAX / 2) * sizeof *l->e);
+        l->n = POSTINGS_MAX / 2;
+    }
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 4;
+        uint64_t *g = realloc(l->e, cap * sizeof *g);
+        if (!g)
+            return false;
+        l->e = g;
+        l->cap = cap;
+    }
+    l->e[l->n++] = ref;
+    return true;
+}
+
+
+static bool index_doc(st_engine *e, const story *s)
+{
+    uint64_t ref = ref_of(e, s);
+    for (size_t i = 0; i < e->d.n_keys; i++)
+        if (!post(e, e->d.keys[i].term, ref))
+            return false;
+    return true;
+}
+
+/* Drops postings of closed stories, and terms left with none. */
+static bool compact(st_engine *e)
+{
+    st_map keys = {0};
+    size_t alloc = e->n_lists ? e->n_lists : 1;
+    plist *lists = malloc(alloc * sizeof *lists);
+    if (!lists)
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; i < e->keys.cap; i++) {
+        if (!e->keys.k[i])
+            continue;
+        plist *l = &e->lists[e->keys.v[i]];
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < l->n; j++)
+            if (slot_story(e, l->e[j]))
+                l->e[k++] = l->e[j];
+        l->n = k;
+        if (!k || !st_map_put(&keys, e->keys.k[i], o)) {
+            free(l->e);
+            memset(l, 0, sizeof *l);
+            if (k) { /* out of memory: the index stays as it was, minus this term */
+                st_map_free(&keys);
+                free(lists);
+                return false;
+            }
+            continue;
+        }
+        lists[o++] = *l;
+        memset(l, 0, sizeof *l);
+    }
+    free(e->lists);
+    e->lists = lists;
+    e->cap_lists = alloc;
+    e->n_lists = o;
+    st_map_free(&e->keys);
+    e->keys = keys;
+    e->closed_since_compact = 0;
+    return true;
+}
+
+/* ---- stories ----------------------------------------------------------------------- */
+
+static bool remember_closed(st_engine *e, const char *id)
+{
+    if (e->n_closed == e->cap_closed) {
+        size_t cap = e->cap_closed ? e->cap_closed * 2 : 64;
+        char **g = realloc(e->closed, cap * sizeof *g);
+        if (!g)
+            return false;
+        e->closed = g;
+        e->cap_closed = cap;
+    }
+    char *c = dupstr(id, strlen(id));
+    if (!c)
+        return false;
+    e->closed[e->n_closed++] = c;
+    return true;
+}
+
+static bool close_story(st_engine *e, story *s)
+{
+    if (!remember_closed(e, s->id))
+        return false;
+    st_map_del(&e->ids, hash_id(s->id));
+    for (uint32_t i = 0; i < s->n_members; i++) {
+        uint64_t *r = st_map_get(&e->members, s->members[i]);
+        if (r && slot_story(e, *r) == s)
+            st_map_del(&e->members, s->members[i]);
+    }
+    story_clear(s);
+    s->gen++;
+    e->free_slots[e->n_free++] = (uint32_t)(s - e->stories);
+    e->n_open--;
+    e->n_closed_total++;
+    e->closed_since_compact++;
+    return true;
+}
+
+static bool maybe_compact(st_engine *e)
+{
+    if (e->closed_since_compact > e->n_open / 4 + 64)
+        return compact(e);
+    return true;
+}
+
+/* Closes the stories whose last document is more than `window` days before
+ * the stream's newest date. */
+static bool expire(st_engine *e)
+{
+    if (e->now == ST_NO_DATE)
+        return true;
+    for (size_t i = 0; i < e->n_slots; i++) {
+        story *s = &e->stories[i];
+        if (s->id && s->last != ST_NO_DATE && s->last < e->now - e->p.window_days &&
+            !close_story(e, s))
+            return false;
+    }
+    return maybe_compact(e);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Over max_open: the least recently joined tenth close. */
+static bool evict(st_engine *e)
+{
+    if (e->n_open <= e->p.max_open)
+        return true;
+    uint64_t *seqs = malloc(e->n_open * sizeof *seqs);
+    if (!seqs)
+        return false;
+    size_t n = 0;
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->stories[i].id)
+            seqs[n++] = e->stories[i].seq;
+    qsort(seqs, n, sizeof *seqs, by_seq);
+    size_t drop = n - e->p.max_open + e->p.max_open / 10;
+    uint64_t cut = seqs[drop < n ? drop : n - 1];
+    free(seqs);
+    for (size_t i = 0; i < e->n_slots; i++) {
+        story *s = &e->stories[i];
+        if (s->id && s->seq < cut && !close_story(e, s))
+            return false;
+    }
+    return maybe_compact(e);
+}
+
+static story *new_slot(st_engine *e)
+{
+    if (!e->n_free) {
+        if (e->n_slots == e->cap_slots) {
+            size_t cap = e->cap_slots ? e->cap_slots * 2 : 256;
+            story *g = realloc(e->stories, cap * sizeof *g);
+            if (!g)
+                return NULL;
+            e->stories = g;
+            uint32_t *f = realloc(e->free_slots, cap * sizeof *f);
+            if (!f)
+                return NULL;
+            e->free_slots = f;
+            e->cap_slots = cap;
+        }
+        memset(&e->stories[e->n_slots], 0, sizeof(story));
+        e->free_slots[e->n_free++] = (uint32_t)e->n_slots++;
+    }
+    story *s = &e->stories[e->free_slots[--e->n_free]];
+    uint32_t gen = s->gen + 1;
+    memset(s, 0, sizeof *s);
+    s->gen = gen;
+    s->first = s->last = ST_NO_DATE;
+    e->n_open++;
+    return s;
+}
+
+static bool add_member(st_engine *e, story *s, const char *doc_id)
+{
+    uint64_t h = hash_id(doc_id);
+    if (s->n_members < MEMBERS_MAX) {
+        if (s->n_members == s->cap_members) {
+            uint32_t cap = s->cap_members ? s->cap_members * 2 : 4;
+            uint64_t *g = realloc(s->members, cap * sizeof *g);
+            if (!g)
+                return false;
+            s->members = g;
+            s->cap_members = cap;
+        }
+        s->members[s->n_members++] = h;
+        if (!st_map_put(&e->members, h, ref_of(e, s)))
+            return false;
+    }
+    /* for the store: "doc\0story" */
+    if (e->n_new_members == e->cap_new_members) {
+        size_t cap = e->cap_new_members ? e->cap_new_members * 2 : 256;
+        char **g = realloc(e->new_members, cap * sizeof *g);
+        if (!g)
+            return false;
+        e->new_members = g;
+        e->cap_new_members = cap;
+    }
+    size_t a = strlen(doc_id), b = strlen(s->id);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return false;
+    memcpy(p, doc_id, a + 1);
+    memcpy(p + a + 1, s->id, b + 1);
+    e->new_members[e->n_new_members++] = p;
+    return true;
+}
+
+static void add_source(story *s, uint32_t src)
+{
+    if (!src)
+        return;
+    for (uint32_t i = 0; i < s->n_sources; i++)
+        if (s->sources[i] == src)
+            return;
+    if (s->n_sources < SOURCES_MAX)
+        s->sources[s->n_sources++] = src;
+}
+
+static void set_norms(story *s)
+{
+    s->norm[0] = (float)sv_norm(&s->title);
+    s->norm[1] = (float)sv_norm(&s->body);
+    s->norm[2] = (float)sv_norm(&s->names);
+}
+
+static void widen_dates(story *s, int date)
+{
+    if (date == ST_NO_DATE)
+        return;
+    if (s->first == ST_NO_DATE || date < s->first)
+        s->first = date;
+    if (s->last == ST_NO_DATE || date > s->last)
+        s->last = date;
+}
+
+/* The weight a shown term has in the story now. */
+static double show_weight(const story *s, const show_term *t, double nn, double nb, double nt)
+{
+    if (t->name)
+        return nn > 0 ? sv_get(&s->names, t->term) / nn : 0;
+    return (nb > 0 ? sv_get(&s->body, t->term) / nb : 0) +
+           (nt > 0 ? sv_get(&s->title, t->term) / nt : 0);
+}
+
+/* Keeps the story's heaviest names and words, with their strings, from what
+ * it had and what the document brings. */
+static bool update_show(st_engine *e, story *s)
+{
+    const docv *d = &e->d;
+    double nn = sv_norm(&s->names), nb = sv_norm(&s->body), nt = sv_norm(&s->title);
+    show_term all[SHOW_MAX + 64];
+    double wt[SHOW_MAX + 64];
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->n_show; i++) {
+        all[n] = s->show[i];
+        wt[n] = show_weight(s, &all[n], nn, nb, nt);
+        n++;
+    }
+    /* the document's candidates are its key terms: its heaviest */
+    for (size_t i = 0; i < d->n_keys && n < sizeof all / sizeof *all; i++) {
+        const key *w = &d->keys[i];
+        bool have = false;
+        for (size_t k = 0; k < n && !have; k++)
+            have = all[k].term == w->term && all[k].name == w->name;
+        if (have)
+            continue;
+        all[n] = (show_term){w->term, w->name, NULL};
+        wt[n] = show_weight(s, &all[n], nn, nb, nt);
+        if (wt[n] <= 0)
+            continue;
+        n++;
+    }
+    /* selection sort of the few */
+    show_term keep[SHOW_MAX];
+    uint32_t k = 0;
+    bool used[SHOW_MAX + 64] = {0};
+    while (k < SHOW_MAX) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!used[i] && wt[i] > 0 && (best == n || wt[i] > wt[best]))
+                best = i;
+        if (best == n)
+            break;
+        used[best] = true;
+        keep[k] = all[best];
+        if (!keep[k].s) {
+            const char *str = doc_word_of(d, keep[k].term, keep[k].name);
+            keep[k].s = str ? dupstr(str, strlen(str)) : NULL;
+            if (!keep[k].s)
+                break; /* out of memory: show fewer */
+        }
+        k++;
+    }
+    /* free the strings of shown terms that fell out */
+    for (uint32_t i = 0; i < s->n_show; i++) {
+        bool kept = false;
+        for (uint32_t j = 0; j < k && !kept; j++)
+            kept = keep[j].s == s->show[i].s;
+        if (!kept)
+            free(s->show[i].s);
+    }
+    memcpy(s->show, keep, k * sizeof *keep);
+    s->n_show = k;
+    return true;
+}
+
+/* Title of the document nearest the body centroid. */
+static bool update_label(st_engine *e, story *s, const st_input *in)
+{
+    if (!in->title_len)
+        return true;
+    double nb = sv_norm(&s->body);
+    double mine = nb > 0 ? sv_dot(&e->d.body, &s->body) / nb : 0;
+    double theirs = 0;
+    if (s->label) {
+        double nl = sv_norm(&s->label_vec);
+        theirs = nb > 0 && nl > 0 ? sv_dot(&s->label_vec, &s->body) / (nb * nl) : 0;
+    }
+    if (s->label && mine <= theirs)
+        return true;
+    char *l = dupstr(in->title, in->title_len);
+    if (!l || !sv_copy(&s->label_vec, &e->d.body)) {
+        free(l);
+        return false;
+    }
+    sv_truncate(&s->label_vec, LABEL_KEEP);
+    free(s->label);
+    s->label = l;
+    return true;
+}
+
+/* Adds the document to the story: decays the centroids by the days since the
+ * story's last document (a half-life of `window` days: the story's latest
+ * turn weighs most), adds the vectors, keeps the heaviest terms. */
+static bool join(st_engine *e, story *s, const st_input *in)
+{
+    const docv *d = &e->d;
+    if (d->date != ST_NO_DATE && s->last != ST_NO_DATE && d->date > s->last) {
+        double half = e->p.window_days > 0 ? e->p.window_days : 1;
+        float k = (float)pow(0.5, (d->date - s->last) / half);
+        sv_scale(&s->title, k);
+        sv_scale(&s->body, k);
+        sv_scale(&s->names, k);
+    }
+    if (!sv_add(&s->title, &d->title, 1) || !sv_add(&s->body, &d->body, 1) ||
+        !sv_add(&s->names, &d->names, 1))
+        return false;
+    sv_truncate(&s->title, TITLE_KEEP);
+    sv_truncate(&s->body, BODY_KEEP);
+    sv_truncate(&s->names, NAMES_KEEP);
+    set_norms(s);
+    widen_dates(s, d->date);
+    add_source(s, d->source);
+    s->size++;
+    s->seq = ++e->seq;
+    s->dirty = true;
+    return update_label(e, s, in) && update_show(e, s) && index_doc(e, s) &&
+           add_member(e, s, in->id);
+}
+
+static story *open_story(st_engine *e, const st_input *in, const char *id)
+{
+    story *s = new_slot(e);
+    if (!s)
+        return NULL;
+    s->id = dupstr(id, strlen(id));
+    if (!s->id || !st_map_put(&e->ids, hash_id(id), ref_of(e, s)) || !join(e, s, in))
+        return NULL;
+    e->opened++;
+    return s;
+}
+
+/* ---- comparing a document with a story --------------------------------------------- */
+
+static int features(const st_engine *e, const story *s, double *f)
+{
+    const docv *d = &e->d;
+    double nt = s->norm[0], nb = s->norm[1], nn = s->norm[2];
+    double tt = 0, bb = 0, title_body = 0, body_title = 0, names = 0;
+    for (uint32_t i = 0; i < s->title.n; i++) {
+        const dslot *x = tab_find(d, s->title.t[i]);
+        if (x) {
+            tt += (double)x->title * s->title.w[i];
+            body_title += (double)x->body * s->title.w[i];
+        }
+    }
+    for (uint32_t i = 0; i < s->body.n; i++) {
+        const dslot *x = tab_find(d, s->body.t[i]);
+        if (x) {
+            bb += (double)x->body * s->body.w[i];
+            title_body += (double)x->title * s->body.w[i];
+        }
+    }
+    for (uint32_t i = 0; i < s->names.n; i++) {
+        const dslot *x = tab_find(d, s->names.t[i]);
+        if (x)
+            names += (double)x->name * s->names.w[i];
+    }
+    memset(f, 0, ST_NF * sizeof *f);
+    f[F_BIAS] = 1;
+    f[F_TITLE] = nt > 0 ? tt / nt : 0;
+    f[F_BODY] = nb > 0 ? bb / nb : 0;
+    f[F_NAMES] = nn > 0 ? names / nn : 0;
+    f[F_TITLE_BODY] = nb > 0 ? title_body / nb : 0;
+    f[F_BODY_TITLE] = nt > 0 ? body_title / nt : 0;
+    if (d->date == ST_NO_DATE || s->last == ST_NO_DATE)
+        f[F_NODATE] = 1;
+    else {
+        int gap = d->date > s->last ? d->date - s->last : d->date < s->first ? s->first - d->date : 0;
+        f[F_GAP] = log1p(gap);
+    }
+    f[F_SIZE] = log(s->size);
+    for (uint32_t i = 0; i < s->n_sources && d->source; i++)
+        if (s->sources[i] == d->source)
+            f[F_SAME_SOURCE] = 1;
+    return d->names.n && s->names.n ? 0 : 1;
+}
+
+/* Is the story open for a document of this date? */
+static bool in_window(const st_engine *e, const story *s, int date)
+{
+    if (date == ST_NO_DATE || s->last == ST_NO_DATE)
+        return true;
+    int w = e->p.window_days;
+    return date <= s->last + w && date >= s->first - w;
+}
+
+/* The stories sharing the most weight of the document's key terms. */
+static int candidates(st_engine *e)
+{
+    const key *keys = e->d.keys;
+    size_t nk = e->d.n_keys;
+    e->n_cands = 0;
+    e->acc.n = 0;
+    if (e->acc.cap)
+        memset(e->acc.k, 0, e->acc.cap * sizeof *e->acc.k);
+    for (size_t i = 0; i < nk; i++) {
+        uint64_t *ix = st_map_get(&e->keys, keys[i].term);
+        if (!ix)
+            continue;
+        plist *l = &e->lists[*ix];
+        for (uint32_t j = 0; j < l->n; j++) {
+            story *s = slot_story(e, l->e[j]);
+            if (!s || !in_window(e, s, e->d.date))
+                continue;
+            uint64_t slot = (uint64_t)(s - e->stories) + 1;
+            uint64_t *c = st_map_get(&e->acc, slot);
+            if (c) {
+                e->cands[*c].acc += keys[i].w;
+                continue;
+            }
+            if (e->n_cands == e->cap_cands) {
+                size_t cap = e->cap_cands ? e->cap_cands * 2 : 256;
+                cand *g = realloc(e->cands, cap * sizeof *g);
+                if (!g)
+                    return -4;
+                e->cands = g;
+                e->cap_cands = cap;
+            }
+            if (!st_map_put(&e->acc, slot, e->n_cands))
+                return -4;
+            e->cands[e->n_cands++] = (cand){(uint32_t)(slot - 1), keys[i].w};
+        }
+    }
+    return 0;
+}
+
+static int by_acc_desc(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->acc != y->acc)
+        return x->acc > y->acc ? -1 : 1;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* The CANDIDATES best, first in the array, in order. */
+static size_t top_candidates(st_engine *e)
+{
+    size_t k = e->n_cands < CANDIDATES ? e->n_cands : CANDIDATES;
+    for (size_t i = 0; i < e->n_cands; i++) {
+        cand c = e->cands[i];
+        size_t j = i < k ? i : k;
+        if (j == k && by_acc_desc(&c, &e->cands[k - 1]) >= 0)
+            continue;
+        if (j == k)
+            j = k - 1;
+        while (j > 0 && by_acc_desc(&c, &e->cands[j - 1]) < 0) {
+            e->cands[j] = e->cands[j - 1];
+            j--;
+        }
+        e->cands[j] = c;
+    }
+    return k;
+}
+
+static double score(const st_engine *e, const double *f, int set)
+{
+    double z = 0;
+    for (int i = 0; i < ST_NF; i++)
+        z += e->m->w[set][i] * f[i];
+    return z;
+}
+
+/* A date is believed from 1971 to a year after the run's day: epoch zero and
+ * far futures are parse errors of someone's. */
+static int believable(const st_engine *e, int date)
+{
+    if (date == ST_NO_DATE || date < 365 || (e->p.today > 0 && date > e->p.today + 366))
+        return ST_NO_DATE;
+    return date;
+}
+
+/* A document without a title is known by its first line, when that is
+ * short enough to be a headline (the metadata stage may not have run). */
+static void prepare(const st_engine *e, st_input *in)
+{
+    in->date = believable(e, in->date);
+    if (!in->title || !in->title_len) {
+        size_t n = 0;
+        while (n < in->body_len && n < 300 && in->body[n] != '\n')
+            n++;
+        bool line = n < in->body_len ? in->body[n] == '\n' : n == in->body_len;
+        in->title = in->body;
+        in->title_len = line && n < 300 ? n : 0;
+    }
+}
+
+static int advance(st_engine *e, int date)
+{
+    if (date != ST_NO_DATE && (e->now == ST_NO_DATE || date > e->now)) {
+        e->now = date;
+        if (!expire(e))
+            return -4;
+    }
+    return 0;
+}
+
+/* ---- the evidence ------------------------------------------------------------------ */
+
+typedef struct shared {
+    const char *s;
+    double w;
+} shared;
+
+static int by_shared(const void *a, const void *b)
+{
+    double x = ((const shared *)a)->w, y = ((const shared *)b)->w;
+    return x > y ? -1 : x < y;
+}
+
+static void evidence(st_engine *e, const story *s, const double *f, int set, st_result *r)
+{
+    const docv *d = &e->d;
+    const double *w = e->m->w[set];
+    r->parts[0] = w[F_NAMES] * f[F_NAMES];
+    r->parts[1] = w[F_TITLE] * f[F_TITLE] + w[F_TITLE_BODY] * f[F_TITLE_BODY];
+    r->parts[2] = w[F_BODY] * f[F_BODY] + w[F_BODY_TITLE] * f[F_BODY_TITLE];
+    r->parts[3] = w[F_GAP] * f[F_GAP] + w[F_NODATE] * f[F_NODATE];
+    r->days_apart = ST_NO_DATE;
+    if (d->date != ST_NO_DATE && s->last != ST_NO_DATE)
+        r->days_apart = d->date > s->last ? d->date - s->last
+                        : d->date < s->first ? s->first - d->date : 0;
+    shared sh[64];
+    size_t n = 0;
+    for (uint32_t i = 0; i < d->names.n && n < 64; i++) {
+        float sw = sv_get(&s->names, d->names.t[i]);
+        const char *str = sw > 0 ? doc_word_of(d, d->names.t[i], 1) : NULL;
+        if (str)
+            sh[n++] = (shared){str, sw * d->names.w[i]};
+    }
+    qsort(sh, n, sizeof *sh, by_shared);
+    r->n_shared_names = 0;
+    for (size_t i = 0; i < n && r->n_shared_names < ST_SHOW; i++)
+        r->shared_names[r->n_shared_names++] = sh[i].s;
+    n = 0;
+    for (size_t i = 0; i < d->n_words && n < 64; i++) {
+        const word_ref *wr = &d->words[i];
+        if (wr->name)
+            continue;
+        double x = sv_get(&s->body, wr->term) * sv_get(&d->body, wr->term) +
+                   sv_get(&s->title, wr->term) * sv_get(&d->title, wr->term);
+        if (x > 0)
+            sh[n++] = (shared){d->arena + wr->off, x};
+    }
+    qsort(sh, n, sizeof *sh, by_shared);
+    r->n_shared_terms = 0;
+    for (size_t i = 0; i < n && r->n_shared_terms < ST_SHOW; i++)
+        r->shared_terms[r->n_shared_terms++] = sh[i].s;
+}
+
+static void describe(const story *s, st_result *r)
+{
+    r->story = s->id;
+    r->label = s->label ? s->label : "";
+    r->n_terms = 0;
+    /* names first (they tell a story apart best), then words */
+    for (int pass = 1; pass >= 0; pass--)
+        for (uint32_t i = 0; i < s->n_show && r->n_terms < ST_TERMS; i++)
+            if (s->show[i].name == pass && (pass == 0 || r->n_terms < ST_TERMS / 2))
+                r->terms[r->n_terms++] = s->show[i].s;
+}
+
+/* ---- the online step --------------------------------------------------------------- */
+
+int st_engine_add(st_engine *e, const st_input *in_raw, st_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->days_apart = ST_NO_DATE;
+    st_input in = *in_raw;
+    prepare(e, &in);
+    /* the same document again: its story, unchanged */
+    uint64_t *m = st_map_get(&e->members, hash_id(in.id));
+    story *s = m ? slot_story(e, *m) : NULL;
+    if (s) {
+        r->seen_before = true;
+        describe(s, r);
+        return 0;
+    }
+    if (advance(e, in.date) != 0)
+        return -4;
+    e->docs++;
+    if (build_doc(e, &in, true) != 0)
+        return -4;
+    /* a near copy goes where its original went, without a vote */
+    m = in.copy_of ? st_map_get(&e->members, hash_id(in.copy_of)) : NULL;
+    s = m ? slot_story(e, *m) : NULL;
+    if (s) {
+        widen_dates(s, e->d.date);
+        add_source(s, e->d.source);
+        s->size++;
+        s->seq = ++e->seq;
+        s->dirty = true;
+        if (!add_member(e, s, in.id))
+            return -4;
+        r->copy = true;
+        r->score = 1;
+        describe(s, r);
+        return 0;
+    }
+    if (candidates(e) != 0)
+        return -4;
+    size_t nc = top_candidates(e);
+    story *best = NULL;
+    double best_p = -1, best_f[ST_NF];
+    int best_set = 1;
+    for (size_t i = 0; i < nc; i++) {
+        story *c = &e->stories[e->cands[i].slot];
+        double f[ST_NF];
+        int set = features(e, c, f);
+        double p = sigmoid(score(e, f, set));
+        if (p > best_p || (p == best_p && best && c->seq > best->seq)) {
+            best_p = p;
+            best = c;
+            memcpy(best_f, f, sizeof f);
+            best_set = set;
+        }
+    }
+    if (best && best_p >= e->threshold) {
+        evidence(e, best, best_f, best_set, r);
+        if (!join(e, best, &in))
+            return -4;
+        r->joined = true;
+        r->score = best_p;
+        describe(best, r);
+        return 0;
+    }
+    s = open_story(e, &in, in.id);
+    if (!s || !evict(e))
+        return -4;
+    describe(s, r);
+    return 0;
+}
+
+int st_engine_add_gold(st_engine *e, const st_input *in_raw, const char *gold, st_feature_fn fn,
+                       void *arg, bool *gold_open, bool *retrieved)
+{
+    st_input in = *in_raw;
+    prepare(e, &in);
+    *gold_open = *retrieved = false;
+    if (advance(e, in.date) != 0)
+        return -4;
+    e->docs++;
+    if (build_doc(e, &in, true) != 0)
+        return -4;
+    uint64_t *g = st_map_get(&e->ids, hash_id(gold));
+    story *gs = g ? slot_story(e, *g) : NULL;
+    if (gs && !in_window(e, gs, e->d.date))
+        gs = NULL;
+    *gold_open = gs != NULL;
+    if (candidates(e) != 0)
+        return -4;
+    size_t nc = top_candidates(e);
+    for (size_t i = 0; i < nc; i++) {
+        story *c = &e->stories[e->cands[i].slot];
+        double f[ST_NF];
+        int set = features(e, c, f);
+        fn(arg, f, set, c == gs);
+        if (c == gs)
+            *retrieved = true;
+    }
+    if (gs)
+        return join(e, gs, &in) ? 0 : -4;
+    story *s = open_story(e, &in, gold);
+    return s && evict(e) ? 0 : -4;
+}
+
+/* ---- statistics -------------------------------------------------------------------- */
+
+void st_engine_stats(const st_engine *e, st_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->open = e->n_open;
+    st->opened = e->opened;
+    st->closed = e->n_closed_total;
+    for (size_t i = 0; i < e->n_slots; i++) {
+        const story *s = &e->stories[i];
+        if (!s->id)
+            continue;
+        size_t b = sizeof *s + strlen(s->id) + 1 + sv_bytes(&s->title) + sv_bytes(&s->body) +
+                   sv_bytes(&s->names) + sv_bytes(&s->label_vec) +
+                   (s->label ? strlen(s->label) + 1 : 0) + s->cap_members * sizeof(uint64_t);
+        for (uint32_t k = 0; k < s->n_show; k++)
+            b += strlen(s->show[k].s) + 1;
+        st->story_bytes += b;
+    }
+    st->story_bytes += (e->cap_slots - e->n_slots) * sizeof(story) + st_map_bytes(&e->ids) +
+                       st_map_bytes(&e->members);
+    size_t ib = st_map_bytes(&e->keys) + e->cap_lists * sizeof(plist);
+    for (size_t i = 0; i < e->n_lists; i++)
+        ib += e->lists[i].cap * sizeof(uint64_t);
+    st->index_bytes = ib;
+    st->df_bytes = df_bytes(&e->df);
+    st->bytes = st->story_bytes + st->index_bytes + st->df_bytes;
+}
+
+/* ---- serialisation ----------------------------------------------------------------- */
+
+/* A story blob: "STS1", then in order (little-endian as the machine writes
+ * it; a store is not moved between architectures): first, last (int32),
+ * seq (u64), size, n_sources, sources (u32), the id, the label (u32 length
+ * + bytes; length 0xffffffff for none), the vectors title, body, names,
+ * label_vec (u32 n + n u32 terms + n f32 weights), n_show and each (u32
+ * term, u8 name, string), n_members and the member hashes (u64). */
+typedef struct buf {
+    unsigned char *p;
+    size_t n, cap;
+    bool oom;
+} buf;
+
+static void put(buf *b, const void *x, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->n + n)
+            cap *= 2;
+        unsigned char *g = realloc(b->p, cap);
+        if (!g) {
+            b->oom = true;
+            return;
+        }
+        b->p = g;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, x, n);
+    b->n += n;
+}
+
+static void put_u32(buf *b, uint32_t v) { put(b, &v, 4); }
+
+static void put_str(buf *b, const char *s)
+{
+    if (!s) {
+        put_u32(b, UINT32_MAX);
+        return;
+    }
+    uint32_t n = (uint32_t)strlen(s);
+    put_u32(b, n);
+    put(b, s, n);
+}
+
+static void put_sv(buf *b, const sv *v)
+{
+    put_u32(b, v->n);
+    put(b, v->t, v->n * sizeof *v->t);
+    put(b, v->w, v->n * sizeof *v->w);
+}
+
+static void story_blob(const story *s, buf *b)
+{
+    put(b, "STS1", 4);
+    int32_t d[2] = {s->first, s->last};
+    put(b, d, sizeof d);
+    put(b, &s->seq, 8);
+    put_u32(b, s->size);
+    put_u32(b, s->n_sources);
+    put(b, s->sources, s->n_sources * sizeof *s->sources);
+    put_str(b, s->id);
+    put_str(b, s->label);
+    put_sv(b, &s->title);
+    put_sv(b, &s->body);
+    put_sv(b, &s->names);
+    put_sv(b, &s->label_vec);
+    put_u32(b, s->n_show);
+    for (uint32_t i = 0; i < s->n_show; i++) {
+        put_u32(b, s->show[i].term);
+        put(b, &s->show[i].name, 1);
+        put_str(b, s->show[i].s);
+    }
+    put_u32(b, s->n_members);
+    put(b, s->members, s->n_members * sizeof *s->members);
+}
+
+typedef struct rd {
+    const unsigned char *p;
+    size_t n, at;
+    bool bad;
+} rd;
+
+static void get(rd *r, void *x, size_t n)
+{
+    if (r->bad || r->n - r->at < n) {
+        r->bad = true;
+        memset(x, 0, n);
+        return;
+    }
+    memcpy(x, r->p + r->at, n);
+    r->at += n;
+}
+
+static uint32_t get_u32(rd *r)
+{
+    uint32_t v;
+    get(r, &v, 4);
+    return v;
+}
+
+static char *get_str(rd *r, bool *oom)
+{
+    uint32_t n = get_u32(r);
+    if (n == UINT32_MAX || r->bad)
+        return NULL;
+    if (r->n - r->at < n) {
+        r->bad = true;
+        return NULL;
+    }
+    char *s = dupstr((const char *)r->p + r->at, n);
+    if (!s)
+        *oom = true;
+    r->at += n;
+    return s;
+}
+
+static bool get_sv(rd *r, sv *v, uint32_t max)
+{
+    uint32_t n = get_u32(r);
+    if (r->bad || n > max || (size_t)n * 8 > r->n - r->at) {
+        r->bad = true;
+        return true;
+    }
+    if (!sv_reserve(v, n))
+        return false;
+    get(r, v->t, n * sizeof *v->t);
+    get(r, v->w, n * sizeof *v->w);
+    v->n = n;
+    for (uint32_t i = 1; i < n; i++)
+        if (v->t[i - 1] >= v->t[i])
+            r->bad = true; /* must be sorted, or every dot product is wrong */
+    return true;
+}
+
+int st_engine_load_story(st_engine *e, const void *blob, size_t len)
+{
+    rd r = {blob, len, 0, false};
+    char magic[4];
+    get(&r, magic, 4);
+    if (r.bad || memcmp(magic, "STS1", 4))
+        return -3;
+    story *s = new_slot(e);
+    if (!s)
+        return -4;
+    bool oom = false;
+    int32_t d[2];
+    get(&r, d, sizeof d);
+    s->first = d[0];
+    s->last = d[1];
+    get(&r, &s->seq, 8);
+    s->size = get_u32(&r);
+    s->n_sources = get_u32(&r);
+    if (s->n_sources > SOURCES_MAX)
+        r.bad = true, s->n_sources = 0;
+    get(&r, s->sources, s->n_sources * sizeof *s->sources);
+    s->id = get_str(&r, &oom);
+    s->label = get_str(&r, &oom);
+    if (!s->id)
+        r.bad = true;
+    if (!get_sv(&r, &s->title, 1u << 16) || !get_sv(&r, &s->body, 1u << 16) ||
+        !get_sv(&r, &s->names, 1u << 16) || !get_sv(&r, &s->label_vec, 1u << 16))
+        oom = true;
+    uint32_t ns = get_u32(&r);
+    if (ns > SHOW_MAX)
+        r.bad = true;
+    for (uint32_t i = 0; i < ns && !r.bad && !oom; i++) {
+        s->show[i].term = get_u32(&r);
+        get(&r, &s->show[i].name, 1);
+        s->show[i].s = get_str(&r, &oom);
+        if (!s->show[i].s)
+            r.bad = true;
+        else
+            s->n_show++;
+    }
+    uint32_t nm = get_u32(&r);
+    if (nm > MEMBERS_MAX || (size_t)nm * 8 > r.n - r.at)
+        r.bad = true;
+    if (!r.bad && !oom && nm) {
+        s->members = malloc(nm * sizeof *s->members);
+        if (!s->members)
+            oom = true;
+        else {
+            get(&r, s->members, nm * sizeof *s->members);
+            s->n_members = s->cap_members = nm;
+        }
+    }
+    if (r.at != r.n)
+        r.bad = true;
+    if (!r.bad && !oom && st_map_get(&e->ids, hash_id(s->id)))
+        r.bad = true; /* the same story twice */
+    if (!r.bad && !oom) {
+        set_norms(s);
+        uint64_t ref = ref_of(e, s);
+        oom = !st_map_put(&e->ids, hash_id(s->id), ref);
+        for (uint32_t i = 0; i < s->n_members && !oom; i++)
+            oom = !st_map_put(&e->members, s->members[i], ref);
+        /* the index learns the story's terms as if from one document */
+        key keys[NAMES_KEEP + TITLE_KEEP + KEYS_BODY];
+        size_t nk = top_keys(&s->names, NAMES_KEEP, 1, keys);
+        nk += top_keys(&s->title, TITLE_KEEP, 0, keys + nk);
+        nk += top_keys(&s->body, KEYS_BODY, 0, keys + nk);
+        for (size_t i = 0; i < nk && !oom; i++)
+            oom = !post(e, keys[i].term, ref);
+        if (s->seq > e->seq)
+            e->seq = s->seq;
+    }
+    if (r.bad || oom) {
+        if (s->id)
+            st_map_del(&e->ids, hash_id(s->id));
+        story_clear(s);
+        s->gen++;
+        e->free_slots[e->n_free++] = (uint32_t)(s - e->stories);
+        e->n_open--;
+        return oom ? -4 : -3;
+    }
+    return 0;
+}
+
+int st_engine_load_df(st_engine *e, uint32_t term, uint32_t seen)
+{
+    df_entry *x = df_slot(&e->df, term);
+    if (!x)
+        return -4;
+    x->seen = seen;
+    return 0;
+}
+
+int st_engine_load_member(st_engine *e, const char *doc_id, const char *story_id)
+{
+    uint64_t *r = st_map_get(&e->ids, hash_id(story_id));
+    story *s = r ? slot_story(e, *r) : NULL;
+    if (!s)
+        return 0; /* its story closed: nothing to find it by */
+    return st_map_put(&e->members, hash_id(doc_id), *r) ? 0 : -4;
+}
+
+void st_engine_load_counters(st_engine *e, uint64_t docs, int now, uint64_t seq)
+{
+    e->df.seen_docs = docs;
+    e->docs = docs;
+    e->now = now;
+    if (seq > e->seq)
+        e->seq = seq;
+}
+
+int st_engine_save(st_engine *e, const st_sink *out)
+{
+    int rc = 0;
+    buf b = {0};
+    for (size_t i = 0; i < e->n_slots && rc == 0; i++) {
+        story *s = &e->stories[i];
+        if (!s->id || !s->dirty)
+            continue;
+        b.n = 0;
+        story_blob(s, &b);
+        rc = b.oom ? -4 : out->story(out->arg, s->id, b.p, b.n);
+    }
+    free(b.p);
+    for (size_t i = 0; i < e->n_closed && rc == 0; i++)
+        rc = out->closed(out->arg, e->closed[i]);
+    for (size_t i = 0; i < e->df.cap && rc == 0; i++)
+        if (e->df.e[i].term && e->df.e[i].dirty)
+            rc = out->df(out->arg, e->df.e[i].term, e->df.e[i].seen);
+    for (size_t i = 0; i < e->n_new_members && rc == 0; i++) {
+        const char *doc = e->new_members[i];
+        rc = out->member(out->arg, doc, doc + strlen(doc) + 1);
+    }
+    if (rc == 0)
+        rc = out->counters(out->arg, e->df.seen_docs, e->now, e->seq);
+    return rc;
+}
+
+void st_engine_saved(st_engine *e)
+{
+    for (size_t i = 0; i < e->n_slots; i++)
+        e->stories[i].dirty = false;
+    for (size_t i = 0; i < e->n_closed; i++)
+        free(e->closed[i]);
+    e->n_closed = 0;
+    for (size_t i = 0; i < e->df.cap; i++)
+        e->df.e[i].dirty = 0;
+    for (size_t i = 0; i < e->n_new_members; i++)
+        free(e->new_members[i]);
+    e->n_new_members = 0;
+}
