@@ -7,6 +7,7 @@
 #include "minhash.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,17 +63,18 @@ static const tm_option options[] = {
      .help = "MinHash values per document (bytes of index per document)."},
     {.name = "bands", .type = TM_OPT_INT, .def = "0", .min = 0, .max = 1024,
      .offset = offsetof(config, bands),
-     .help = "LSH bands; with rows, bands x rows must equal hashes. 0: chosen from threshold."},
+     .help = "LSH bands; with rows, bands x rows must be at most hashes. 0: chosen from "
+             "threshold."},
     {.name = "rows", .type = TM_OPT_INT, .def = "0", .min = 0, .max = 1024,
      .offset = offsetof(config, rows), .help = "LSH rows per band (see bands)."},
-    {.name = "threshold", .type = TM_OPT_DOUBLE, .def = "0.8", .min = 0.05, .max = 1,
+    {.name = "threshold", .type = TM_OPT_DOUBLE, .def = "0.45", .min = 0.05, .max = 1,
      .offset = offsetof(config, threshold),
-     .help = "Target Jaccard similarity of near duplicates: chooses bands x rows, and a "
-             "candidate is a duplicate when its estimated similarity reaches threshold - "
-             "verify_margin."},
-    {.name = "verify_margin", .type = TM_OPT_DOUBLE, .def = "0.1", .min = 0, .max = 0.5,
+     .help = "Target Jaccard similarity of word 3-shingles of near duplicates (0.45: about "
+             "15% of the words edited): chooses bands x rows, and a candidate is a duplicate "
+             "when its estimated similarity reaches threshold - verify_margin."},
+    {.name = "verify_margin", .type = TM_OPT_DOUBLE, .def = "0.05", .min = 0, .max = 0.5,
      .offset = offsetof(config, verify_margin),
-     .help = "Allowance for the error of the 128-value estimate (about 0.035 at 0.8)."},
+     .help = "Allowance for the error of the 128-value estimate (about 0.044 at 0.45)."},
     {.name = "seed", .type = TM_OPT_INT, .def = "1", .offset = offsetof(config, seed),
      .help = "Seed of the MinHash functions (an index on disk remembers it)."},
     {.name = "granularity", .type = TM_OPT_ENUM, .choices = "document|paragraph",
@@ -157,9 +159,9 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
     if (refuse_moved(ctx, h, c) != TM_OK)
         return TM_ECONFIG;
     size_t H = (size_t)c->hashes, b = (size_t)c->bands, r = (size_t)c->rows;
-    if ((b || r) && (!b || !r || b * r != H)) {
-        h->error(ctx, "bands x rows must equal hashes (%zu x %zu != %zu); or leave both 0 to "
-                      "choose them from threshold",
+    if ((b || r) && (!b || !r || b * r > H)) {
+        h->error(ctx, "bands x rows must be at most hashes (%zu x %zu > %zu); or leave both 0 "
+                      "to choose them from threshold",
                  b, r, H);
         return TM_ECONFIG;
     }
@@ -197,7 +199,7 @@ static int open_store(state *s, tm_ctx *ctx)
     char path[4096], params[256], err[1024];
     snprintf(path, sizeof path, "%s/dedupe-%s.sqlite", dir, s->host->instance_name(ctx));
     const config *c = s->cfg;
-    snprintf(params, sizeof params, "v1 hashes=%zu shingle=%lld unit=%s seed=%lld case=%d nf=%s",
+    snprintf(params, sizeof params, "v2 hashes=%zu shingle=%lld unit=%s seed=%lld case=%d nf=%s",
              s->H, (long long)c->shingle, c->unit ? "char" : "word", (long long)c->seed,
              c->fold_case, c->normalize ? "nfkc" : "nfc");
     s->store = dd_store_open(path, params, err, sizeof err);
@@ -225,22 +227,44 @@ static int set_str(state *s, tm_ctx *ctx, tm_doc *d, const char *key, const char
     return s->host->meta_set(ctx, d, key, TM_META_STRING, v, strlen(v));
 }
 
+/* A near duplicate that matched this well is not indexed: whatever is like
+ * it is almost as like the document it matched, and a flood of one text's
+ * copies would otherwise lengthen every band's bucket. A weaker match is
+ * indexed, so that when it was a false link (at a low threshold, to an
+ * unrelated document) its own copies still find it rather than only the
+ * unrelated document. */
+#define INDEX_BELOW 0.6
+
+/* Documents verified at most per document. In a stream where every text
+ * shares much with a fixed share of all earlier ones (a pool of reused
+ * paragraphs), candidates would grow with the index and the stage would be
+ * quadratic; past this many the best found so far is the answer (counter
+ * candidates_capped). */
+#define MAX_CANDIDATES 2000
+
 typedef struct near_search {
     state *s;
+    const char *id; /* the document's own id: never its own duplicate */
+    long limit;     /* only documents indexed before this one */
     double best;
     long doc;
     double verify;
+    size_t verified;
 } near_search;
 
 static bool near_candidate(void *arg, long doc)
 {
     near_search *ns = arg;
+    if (doc >= ns->limit)
+        return false;
     double j = sig_jaccard(ns->s->sig, dd_index_sig(&ns->s->index, doc), ns->s->H);
-    if (j >= ns->verify && (j > ns->best || (j == ns->best && doc < ns->doc))) {
+    if (j >= ns->verify && (j > ns->best || (j == ns->best && doc < ns->doc)) &&
+        strcmp(dd_index_id(&ns->s->index, doc), ns->id)) {
         ns->best = j;
         ns->doc = doc;
     }
-    return ns->best >= 0.999; /* cannot do better */
+    /* >= 0.999: cannot do better */
+    return ns->best >= 0.999 || ++ns->verified >= MAX_CANDIDATES;
 }
 
 /* ---- paragraphs ---------------------------------------------------------------------- */
@@ -357,39 +381,56 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
     int rc = tokenize(&s->tok, h, d->text, d->text_len, c->fold_case, c->normalize);
     if (rc != TM_OK)
         return h->error(ctx, "%s: cannot normalise the text", d->id), rc;
+    /* a text without words is never anyone's duplicate, nor indexed (all
+     * such texts would share one bucket) */
+    if (s->tok.n == 0)
+        return TM_OK;
     uint64_t exact = exact_hash(&s->tok);
-    size_t need = s->H + s->tok.n;
-    if (need > s->scratch_cap) {
-        free(s->scratch);
-        s->scratch = malloc(need * sizeof *s->scratch);
-        if (!s->scratch)
-            return TM_ENOMEM;
-        s->scratch_cap = need;
-    }
-    size_t shingles = minhash(&s->tok, (int)c->shingle, c->unit == 1, (uint64_t)c->seed, s->sig,
-                              s->H, s->scratch);
+    /* This document indexed by an earlier run (same id, same text: the input
+     * read again): it is judged against what came before it then, so it gets
+     * that run's answer, and it is not indexed twice. */
+    long self, first = dd_index_exact(&s->index, exact, d->id, &self);
+    long limit = self >= 0 ? self : LONG_MAX;
     long dup = -1;
     double sim = 0;
     const char *kind = NULL;
-    /* a text without words is never anyone's duplicate (documented) */
-    if (c->exact && s->tok.n > 0 && (dup = dd_index_exact(&s->index, exact, s->sig)) >= 0) {
+    if (c->exact && first >= 0 && first < limit) {
+        dup = first;
         sim = 1;
         kind = "exact";
     }
-    if (dup < 0 && c->near && shingles > 0) {
-        near_search ns = {s, -1, -1, c->threshold - c->verify_margin};
+    if (dup < 0 && c->near) {
+        size_t need = s->H + s->tok.n;
+        if (need > s->scratch_cap) {
+            free(s->scratch);
+            s->scratch = malloc(need * sizeof *s->scratch);
+            if (!s->scratch)
+                return TM_ENOMEM;
+            s->scratch_cap = need;
+        }
+        minhash(&s->tok, (int)c->shingle, c->unit == 1, (uint64_t)c->seed, s->sig, s->H,
+                s->scratch);
+        near_search ns = {s, d->id, limit, -1, -1, c->threshold - c->verify_margin};
         dd_index_candidates(&s->index, s->sig, near_candidate, &ns);
+        if (ns.verified >= MAX_CANDIDATES)
+            h->count(ctx, "candidates_capped", 1);
         if (ns.doc >= 0) {
             dup = ns.doc;
             sim = ns.best;
             kind = "near";
         }
     }
-    /* the same document again (same id: a re-run over the same input) is not
-     * its own duplicate; it passes and is not indexed twice */
-    if (dup >= 0 && !strcmp(dd_index_id(&s->index, dup), d->id)) {
+    if (dup < 0 && self >= 0) {
         h->count(ctx, "seen_before", 1);
         return TM_OK;
+    }
+    long doc = -1;
+    if (self < 0 && (dup < 0 || (kind[0] == 'n' && sim < INDEX_BELOW))) {
+        doc = dd_index_add(&s->index, d->id, d->id_len, exact, c->near ? s->sig : NULL);
+        if (doc < 0)
+            return h->error(ctx, "out of memory in the dedupe index (%zu documents)",
+                            s->index.n),
+                   TM_ENOMEM;
     }
     if (dup >= 0) {
         const char *of = dd_index_id(&s->index, dup);
@@ -401,14 +442,8 @@ static int one(state *s, tm_ctx *ctx, tm_doc *d)
             rc = set_str(s, ctx, d, "duplicate_kind", kind);
         if (rc == TM_OK && c->mode == 0)
             return h->drop(ctx, d, "duplicate");
-        if (rc == TM_OK && c->granularity == 1)
-            rc = paragraphs(s, ctx, d, -1);
-        return rc;
+        doc = -1; /* a duplicate's paragraphs are never the first */
     }
-    long doc = dd_index_add(&s->index, d->id, d->id_len, exact, s->sig);
-    if (doc < 0)
-        return h->error(ctx, "out of memory in the dedupe index (%zu documents)", s->index.n),
-               TM_ENOMEM;
     if (rc == TM_OK && c->granularity == 1)
         rc = paragraphs(s, ctx, d, doc);
     return rc;

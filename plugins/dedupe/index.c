@@ -9,8 +9,6 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* Tables grow by half when 85% full; the slot is found by multiply-shift on
- * the key, so capacities need not be powers of two (less waste). */
 /* The slot of a key: multiply-shift, so capacities need not be powers of
  * two and tables can grow by a quarter. */
 static inline size_t home(uint64_t key, size_t cap)
@@ -41,7 +39,7 @@ int dd_index_init(dd_index *x, const tm_host *h, size_t H, size_t bands, size_t 
     if (!x->band)
         return TM_ENOMEM;
     memset(x->band, 0, bands * sizeof *x->band);
-    int rc = TM_OK;
+    int rc = table_init(h, &x->exact_t, 64);
     for (size_t j = 0; rc == TM_OK && j < bands; j++)
         rc = table_init(h, &x->band[j], 64);
     return rc;
@@ -56,16 +54,21 @@ void dd_index_free(dd_index *x)
         h->free(x->exact[c]);
         h->free(x->id_off[c]);
         h->free(x->sigs[c]);
+        h->free(x->has_sig[c]);
+        h->free(x->seen[c]);
     }
     for (size_t c = 0; c < x->n_id_chunks; c++)
         h->free(x->ids[c]);
     h->free(x->exact);
     h->free(x->id_off);
     h->free(x->sigs);
+    h->free(x->has_sig);
+    h->free(x->seen);
     h->free(x->ids);
     for (size_t j = 0; x->band && j < x->bands; j++)
         h->free(x->band[j].slots);
     h->free(x->band);
+    h->free(x->exact_t.slots);
     memset(x, 0, sizeof *x);
 }
 
@@ -74,10 +77,19 @@ static inline uint64_t *exact_at(const dd_index *x, size_t d)
     return &x->exact[d >> DD_CHUNK_BITS][d & (DD_CHUNK - 1)];
 }
 
+static inline const uint8_t *sig_at(const dd_index *x, size_t d)
+{
+    return x->sigs[d >> DD_CHUNK_BITS] + (d & (DD_CHUNK - 1)) * x->H;
+}
+
+static inline bool has_sig(const dd_index *x, size_t d)
+{
+    return x->has_sig[d >> DD_CHUNK_BITS][d & (DD_CHUNK - 1)];
+}
+
 const uint8_t *dd_index_sig(const dd_index *x, long doc)
 {
-    size_t d = (size_t)doc;
-    return x->sigs[d >> DD_CHUNK_BITS] + (d & (DD_CHUNK - 1)) * x->H;
+    return has_sig(x, (size_t)doc) ? sig_at(x, (size_t)doc) : NULL;
 }
 
 const char *dd_index_id(const dd_index *x, long doc)
@@ -100,15 +112,20 @@ static void table_put(dd_table *t, uint64_t key, uint32_t slot)
     t->slots[i] = slot;
 }
 
+/* band: a band's table, or bands for the exact table */
 static int rehash(dd_index *x, size_t band, size_t cap)
 {
-    dd_table n;
+    dd_table n, *t = band < x->bands ? &x->band[band] : &x->exact_t;
     if (table_init(x->host, &n, cap) != TM_OK)
         return TM_ENOMEM;
-    for (size_t d = 0; d < x->n; d++)
-        table_put(&n, key_of(dd_index_sig(x, (long)d), band, x->rows), (uint32_t)d + 1);
-    x->host->free(x->band[band].slots);
-    x->band[band] = n;
+    for (size_t d = 0; d < x->n; d++) {
+        if (band == x->bands)
+            table_put(&n, *exact_at(x, d), (uint32_t)d + 1);
+        else if (has_sig(x, d))
+            table_put(&n, key_of(sig_at(x, d), band, x->rows), (uint32_t)d + 1);
+    }
+    x->host->free(t->slots);
+    *t = n;
     return TM_OK;
 }
 
@@ -128,13 +145,17 @@ long dd_index_add(dd_index *x, const char *id, size_t id_len, uint64_t exact, co
     if (c == x->n_chunks) {
         if (!grow_array(h, (void **)&x->exact, c, sizeof *x->exact) ||
             !grow_array(h, (void **)&x->id_off, c, sizeof *x->id_off) ||
-            !grow_array(h, (void **)&x->sigs, c, sizeof *x->sigs))
+            !grow_array(h, (void **)&x->sigs, c, sizeof *x->sigs) ||
+            !grow_array(h, (void **)&x->has_sig, c, sizeof *x->has_sig) ||
+            !grow_array(h, (void **)&x->seen, c, sizeof *x->seen))
             return -1;
         x->exact[c] = h->alloc(DD_CHUNK * sizeof(uint64_t));
         x->id_off[c] = h->alloc(DD_CHUNK * sizeof(uint32_t));
         x->sigs[c] = h->alloc((size_t)DD_CHUNK * x->H);
+        x->has_sig[c] = h->alloc(DD_CHUNK);
+        x->seen[c] = h->alloc(DD_CHUNK * sizeof(uint32_t));
         x->n_chunks++;
-        if (!x->exact[c] || !x->id_off[c] || !x->sigs[c])
+        if (!x->exact[c] || !x->id_off[c] || !x->sigs[c] || !x->has_sig[c] || !x->seen[c])
             return -1;
     }
     /* ids longer than this are kept cut: an id is a name, not a text */
@@ -153,44 +174,72 @@ long dd_index_add(dd_index *x, const char *id, size_t id_len, uint64_t exact, co
     x->id_off[c][d & (DD_CHUNK - 1)] = (uint32_t)(ic << 20 | x->id_used);
     x->id_used += id_len + 1;
     *exact_at(x, d) = exact;
-    memcpy(x->sigs[c] + (d & (DD_CHUNK - 1)) * x->H, sig, x->H);
+    x->has_sig[c][d & (DD_CHUNK - 1)] = sig != NULL;
+    x->seen[c][d & (DD_CHUNK - 1)] = 0;
+    if (sig)
+        memcpy(x->sigs[c] + (d & (DD_CHUNK - 1)) * x->H, sig, x->H);
     x->n++;
-    /* the tables grow by a quarter when 85% full: 68-85% full at all times */
-    if (x->n * 100 > x->band[0].cap * 85) {
-        size_t cap = x->band[0].cap + x->band[0].cap / 4;
-        for (size_t j = 0; j < x->bands; j++)
+    /* the tables grow by a quarter when 85% full: 68-85% full at all times
+     * (the band tables are sized for every document, with a signature or not:
+     * one capacity for all, and an index is rarely of both kinds) */
+    if (x->n * 100 > x->exact_t.cap * 85) {
+        size_t cap = x->exact_t.cap + x->exact_t.cap / 4;
+        for (size_t j = 0; j <= x->bands; j++)
             if (rehash(x, j, cap) != TM_OK)
                 return -1;
         return (long)d; /* the rehash placed it */
     }
-    for (size_t j = 0; j < x->bands; j++)
+    table_put(&x->exact_t, exact, (uint32_t)d + 1);
+    for (size_t j = 0; sig && j < x->bands; j++)
         table_put(&x->band[j], key_of(sig, j, x->rows), (uint32_t)d + 1);
     return (long)d;
 }
 
-long dd_index_exact(const dd_index *x, uint64_t exact, const uint8_t *sig)
+long dd_index_exact(const dd_index *x, uint64_t exact, const char *id, long *self)
 {
-    const dd_table *t = &x->band[0];
+    const dd_table *t = &x->exact_t;
     long best = -1;
-    for (size_t i = home(key_of(sig, 0, x->rows), t->cap); t->slots[i];
-         i = i + 1 == t->cap ? 0 : i + 1) {
+    if (self)
+        *self = -1;
+    for (size_t i = home(exact, t->cap); t->slots[i]; i = i + 1 == t->cap ? 0 : i + 1) {
         long d = (long)t->slots[i] - 1;
-        if (*exact_at(x, (size_t)d) == exact && (best < 0 || d < best))
+        if (*exact_at(x, (size_t)d) != exact)
+            continue;
+        if (best < 0 || d < best)
             best = d;
+        if (self && (*self < 0 || d < *self) && !strcmp(dd_index_id(x, d), id))
+            *self = d;
     }
     return best;
 }
 
-void dd_index_candidates(const dd_index *x, const uint8_t *sig,
+void dd_index_candidates(dd_index *x, const uint8_t *sig,
                          bool (*fn)(void *arg, long doc), void *arg)
 {
+    /* a document sharing many bands is verified once: stamps, not a set */
+    if (++x->query == 0) {
+        for (size_t c = 0; c < x->n_chunks; c++)
+            memset(x->seen[c], 0, DD_CHUNK * sizeof(uint32_t));
+        x->query = 1;
+    }
+    size_t r = x->rows;
     for (size_t j = 0; j < x->bands; j++) {
         const dd_table *t = &x->band[j];
-        for (size_t i = home(key_of(sig, j, x->rows), t->cap); t->slots[i];
+        const uint8_t *want = sig + j * r;
+        for (size_t i = home(key_of(sig, j, r), t->cap); t->slots[i];
              i = i + 1 == t->cap ? 0 : i + 1) {
-            long d = (long)t->slots[i] - 1;
-            if (!memcmp(dd_index_sig(x, d) + j * x->rows, sig + j * x->rows, x->rows) &&
-                fn(arg, d))
+            size_t d = t->slots[i] - 1;
+            uint32_t *seen = &x->seen[d >> DD_CHUNK_BITS][d & (DD_CHUNK - 1)];
+            if (*seen == x->query)
+                continue;
+            const uint8_t *have = sig_at(x, d) + j * r;
+            size_t k = 0;
+            while (k < r && have[k] == want[k])
+                k++;
+            if (k < r)
+                continue; /* another key in the same run of slots */
+            *seen = x->query;
+            if (fn(arg, (long)d))
                 return;
         }
     }
@@ -198,8 +247,9 @@ void dd_index_candidates(const dd_index *x, const uint8_t *sig,
 
 size_t dd_index_bytes(const dd_index *x)
 {
-    return x->n_chunks * (size_t)DD_CHUNK * (sizeof(uint64_t) + sizeof(uint32_t) + x->H) +
-           x->n_id_chunks * (size_t)ID_CHUNK + x->bands * x->band[0].cap * sizeof(uint32_t);
+    return x->n_chunks * (size_t)DD_CHUNK * (sizeof(uint64_t) + 2 * sizeof(uint32_t) + x->H + 1) +
+           x->n_id_chunks * (size_t)ID_CHUNK +
+           (x->bands + 1) * x->exact_t.cap * sizeof(uint32_t);
 }
 
 /* ---- SQLite store ---------------------------------------------------------------------- */
@@ -245,14 +295,38 @@ dd_store *dd_store_open(const char *path, const char *params, char *err, size_t 
                             NULL);
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *have = (const char *)sqlite3_column_text(st, 0);
-        if (!have || strcmp(have, params) != 0) {
+        /* params begin with the format, "vN "; v1 holds only documents that
+         * were kept, each with a signature, which v2 reads as they are */
+        bool v1 = have && !strncmp(have, "v1 ", 3) && !strcmp(have + 3, params + 3);
+        bool other_options = have && strcmp(have, params) && !v1;
+        bool other_format = !have || strlen(have) < 3 || have[0] != 'v' ||
+                            strchr(have, ' ') != have + 2 || (strncmp(have, params, 3) && !v1);
+        if (other_format)
             snprintf(err, err_len,
-                     "%s: this index was built with other options (%s; now %s): use another "
-                     "state directory or the same shingle, hashes, seed and normalisation",
-                     path, have ? have : "?", params);
+                     "%s: this dedupe index was written by another version of textmill (index "
+                     "format %.2s; this one reads v1 and v2): use another state directory, or "
+                     "that version",
+                     path, have ? have : "?");
+        else if (other_options)
+            snprintf(err, err_len,
+                     "%s: this dedupe index was built with other options (%s; now %s): use "
+                     "another state directory or the same shingle, hashes, seed and "
+                     "normalisation",
+                     path, have, params);
+        if (other_format || other_options) {
             sqlite3_finalize(st);
             dd_store_close(s);
             return NULL;
+        }
+        if (v1) { /* from now on it may hold v2 rows: older versions must refuse it */
+            sqlite3_finalize(st);
+            st = NULL;
+            rc = sqlite3_prepare_v2(s->db, "UPDATE params SET value = ?1 WHERE key = 'signature'",
+                                    -1, &st, NULL);
+            if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, params, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+            }
         }
     } else if (rc == SQLITE_OK) {
         sqlite3_finalize(st);
@@ -286,12 +360,15 @@ int dd_store_load(dd_store *s, dd_index *x, char *err, size_t err_len)
             const char *id = (const char *)sqlite3_column_text(st, 0);
             int idl = sqlite3_column_bytes(st, 0);
             const void *sig = sqlite3_column_blob(st, 2);
-            if (!id || !sig || (size_t)sqlite3_column_bytes(st, 2) != x->H) {
+            size_t sig_len = (size_t)sqlite3_column_bytes(st, 2);
+            /* an empty signature: a document indexed with near: false */
+            if (!id || (sig_len && sig_len != x->H)) {
                 snprintf(err, err_len, "%s: a damaged entry in the dedupe index", s->path);
                 sqlite3_finalize(st);
                 return TM_ERR;
             }
-            if (dd_index_add(x, id, (size_t)idl, (uint64_t)sqlite3_column_int64(st, 1), sig) < 0) {
+            if (dd_index_add(x, id, (size_t)idl, (uint64_t)sqlite3_column_int64(st, 1),
+                             sig_len ? sig : NULL) < 0) {
                 sqlite3_finalize(st);
                 snprintf(err, err_len, "%s: out of memory loading the dedupe index", s->path);
                 return TM_ENOMEM;
@@ -317,7 +394,9 @@ int dd_store_save(dd_store *s, dd_index *x, char *err, size_t err_len)
     for (size_t d = x->n_saved; rc == SQLITE_OK && d < x->n; d++) {
         sqlite3_bind_text(st, 1, dd_index_id(x, (long)d), -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)*exact_at(x, d));
-        sqlite3_bind_blob(st, 3, dd_index_sig(x, (long)d), (int)x->H, SQLITE_STATIC);
+        const uint8_t *sig = dd_index_sig(x, (long)d);
+        /* a zero-length blob, never NULL: the column is NOT NULL */
+        sqlite3_bind_blob(st, 3, sig ? (const void *)sig : "", sig ? (int)x->H : 0, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
         sqlite3_reset(st);
     }

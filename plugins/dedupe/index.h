@@ -1,10 +1,13 @@
-/* The dedupe index: kept documents' exact hashes, MinHash signatures and
- * LSH bands, in memory, loaded from and saved to a store on disk. The store
- * is behind the small interface at the bottom (SQLite today) so that a
- * shared backend can be added. Memory per document: the 8-bit signature
- * (H bytes), the exact hash (8), the id's offset (4) and text, and one
- * 4-byte slot per band (tables 68-85% full). There is no exact table:
- * identical texts have identical signatures, so band 0 finds them. */
+/* The dedupe index: the exact hashes, MinHash signatures and LSH bands of
+ * the documents later ones are compared with, in memory, loaded from and
+ * saved to a store on disk. The store is behind the small interface at the
+ * bottom (SQLite today) so that a shared backend can be added. Memory per
+ * document: the 8-bit signature (H bytes), the exact hash (8), a flag (1),
+ * a query stamp (4),
+ * the id's offset (4) and text, and one 4-byte slot per band and one in the
+ * exact table (tables 68-85% full). The exact table is its own so that
+ * exact-only dedupe (near: false) needs no signature at all: such documents
+ * have none and are in no band. */
 #ifndef DEDUPE_INDEX_H
 #define DEDUPE_INDEX_H
 
@@ -30,24 +33,32 @@ typedef struct dd_index {
     uint64_t **exact; /* per chunk: the exact hashes */
     uint32_t **id_off; /* per chunk: where each id starts in the id arena */
     uint8_t **sigs;    /* per chunk: H bytes per document */
+    uint8_t **has_sig; /* per chunk: 1 when the document has a signature (is in the bands) */
+    uint32_t **seen;   /* per chunk: the last query that reached the document */
+    uint32_t query;
     size_t n_chunks;
     char **ids;        /* id arena: chunks of 1 MiB */
     size_t n_id_chunks, id_used;
-    dd_table *band;    /* one table per band; band 0 also answers exact lookups */
+    dd_table *band;    /* one table per band */
+    dd_table exact_t;  /* every document, by exact hash */
     size_t n_saved;    /* documents [0, n_saved) are in the store */
 } dd_index;
 
+/* bands x rows <= H: a band is `rows` consecutive values of the signature. */
 int dd_index_init(dd_index *x, const tm_host *h, size_t H, size_t bands, size_t rows);
 void dd_index_free(dd_index *x);
-/* Adds a kept document; returns its index or -1 (out of memory). */
+/* Adds a document; sig NULL: none (exact only). Returns its index or -1 (out
+ * of memory). */
 long dd_index_add(dd_index *x, const char *id, size_t id_len, uint64_t exact, const uint8_t *sig);
-/* The earliest kept document with this exact hash (and so this signature), or -1. */
-long dd_index_exact(const dd_index *x, uint64_t exact, const uint8_t *sig);
-/* Calls fn for each kept document sharing a band with sig (possibly more than
- * once per document); stops when fn returns true. */
-void dd_index_candidates(const dd_index *x, const uint8_t *sig,
+/* The earliest document with this exact hash, or -1; *self (when id is not
+ * NULL): the earliest with this hash and this id, or -1. */
+long dd_index_exact(const dd_index *x, uint64_t exact, const char *id, long *self);
+/* Calls fn once for each document with a signature sharing a band with sig;
+ * stops when fn returns true. */
+void dd_index_candidates(dd_index *x, const uint8_t *sig,
                          bool (*fn)(void *arg, long doc), void *arg);
 const char *dd_index_id(const dd_index *x, long doc);
+/* NULL for a document without a signature */
 const uint8_t *dd_index_sig(const dd_index *x, long doc);
 size_t dd_index_bytes(const dd_index *x); /* memory held, for the bench */
 

@@ -241,10 +241,30 @@ empty:
     return 0;
 }
 
+/* zero bytes of x: a byte's low 7 bits plus 0x7F carry into its top bit
+ * unless all are 0; or-ed with x itself, only a zero byte leaves it clear */
+static inline unsigned zero_bytes(uint64_t x)
+{
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7Full;
+    uint64_t y = (x & low7) + low7;
+    /* one bit a zero byte, at the bottom of its byte; the multiply sums the
+     * bytes into the top one (no popcount instruction in a portable build) */
+    y = (~(y | x | low7)) >> 7;
+    return (unsigned)((y * 0x0101010101010101ull) >> 56);
+}
+
+/* Eight values at a time: verifying candidates is most of the stage's time
+ * at a low threshold. */
 double sig_jaccard(const uint8_t *a, const uint8_t *b, size_t H)
 {
-    size_t eq = 0;
-    for (size_t i = 0; i < H; i++)
+    size_t eq = 0, i = 0;
+    for (; i + 8 <= H; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        eq += zero_bytes(x ^ y);
+    }
+    for (; i < H; i++)
         eq += a[i] == b[i];
     double m = (double)eq / (double)H, c = 1.0 / 256.0;
     double j = (m - c) / (1.0 - c);
@@ -262,12 +282,10 @@ static double curve(double J, double b, double r) { return 1.0 - pow(1.0 - pow(J
 void lsh_params(size_t H, double t, size_t *bands, size_t *rows)
 {
     double best = INFINITY;
-    *bands = H;
-    *rows = 1;
-    for (size_t r = 1; r <= H; r++) {
-        if (H % r)
-            continue;
-        size_t b = H / r;
+    *bands = H / MIN_ROWS;
+    *rows = MIN_ROWS;
+    for (size_t r = MIN_ROWS; r <= H; r++) {
+        size_t b = H / r; /* the H % r values left over are only verified */
         double fp = 0, fn = 0, steps = 200;
         for (int i = 0; i < steps; i++) {
             double x = t * (i + 0.5) / steps;

@@ -44,7 +44,12 @@ double sig_jaccard(const uint8_t *a, const uint8_t *b, size_t H);
 /* Key of band j (rows r) of a signature. */
 uint64_t band_key(const uint8_t *sig, size_t j, size_t r);
 
-/* bands x rows for H hashes and a Jaccard threshold: the split that
+/* Values are 8 bits, so two unrelated documents agree on a band of r rows
+ * by chance once in 256^r: with 2 rows, once in 65,536, a dozen chance
+ * candidates per band in a million documents. Bands have 3 rows or more. */
+#define MIN_ROWS 3
+
+/* bands x rows (<= H) for H hashes and a Jaccard threshold: the split that
  * minimises 0.1 x false-positive area + 0.9 x false-negative area of the
  * S-curve 1 - (1 - J^r)^b (candidates are verified afterwards, so missing a
  * pair costs more than checking one). */

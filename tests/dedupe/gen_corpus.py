@@ -10,9 +10,16 @@ article text (no third-party text is committed):
              Jaccard with an earlier original is >= 0.3 is dropped, so every
              pair across groups is a true non-duplicate.
   copies     per original: word edits (substitute/insert/delete) at 1, 2, 3, 5,
-             10 and 20 % of its words; a re-wrapped copy (paragraphs reflowed at
-             a random width); a copy with site headers/footers; and for some
+             10, 15 and 20 % of its words; a re-wrapped copy (paragraphs
+             reflowed at a random width); a copy with site headers/footers; a
+             copy with a new lead (its first paragraph written anew); a copy
+             with its last paragraphs cut (15-35 % of its words); a syndicated
+             copy (new lead, chrome, 10-25 % cut, 2 % word edits); and for some
              originals an exact copy, a case-only and a whitespace-only variant.
+  related    hard negatives, each a group of its own: a document that quotes
+             the first 20-45 % of an original's words and goes on with text of
+             its own (a word-3-shingle Jaccard of about 0.1-0.3 with it): not a
+             copy, and a dedupe must not say it is.
 
 The corpus is JSONL ({"id","text","meta"}); the truth file is TSV with one row
 per document: id, original (the group: the id of its original), kind, rate
@@ -28,7 +35,7 @@ usage: gen_corpus.py SOURCE_DIR OUT.jsonl TRUTH.tsv [--seed N] [--shared DIR]
 Imported by quality.py as a module (generate())."""
 import argparse, glob, json, os, random, re, sys
 
-RATES = (0.01, 0.02, 0.03, 0.05, 0.10, 0.20)
+RATES = (0.01, 0.02, 0.03, 0.05, 0.10, 0.15, 0.20)
 MIN_WORDS = 150          # shorter texts make edit rates too coarse to mean much
 DISTINCT_JACCARD = 0.3   # originals at or above this with an earlier one are dropped
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -262,6 +269,45 @@ def whitespace_variant(text, rng):
     return "\n\n " + re.sub(r"\s+", ws, text) + " \n\n\n"
 
 
+def paragraphs_of(text):
+    return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def new_lead(text, rng, vocab):
+    """The first paragraph written anew (as many words, none of its own), or
+    the first 15 % of the words of a one-paragraph text."""
+    paras = paragraphs_of(text)
+    if len(paras) > 1 and len(paras[0].split()) < 0.5 * len(text.split()):
+        n, rest = len(paras[0].split()), paras[1:]
+    else:
+        words = text.split()
+        n = max(1, round(0.15 * len(words)))
+        rest = [" ".join(words[n:])]
+    lead = " ".join(rng.choice(vocab) for _ in range(n)).capitalize() + "."
+    return "\n\n".join([lead] + rest)
+
+
+def cut(text, rng, lo, hi):
+    """The last paragraphs cut, lo-hi of the words: whole paragraphs from the
+    end, then what is still owed from the end of the last one left."""
+    paras = paragraphs_of(text)
+    want = rng.uniform(lo, hi) * len(text.split())
+    while len(paras) > 1 and len(paras[-1].split()) <= want:
+        want -= len(paras[-1].split())
+        paras.pop()
+    words = paras[-1].split()
+    paras[-1] = " ".join(words[:max(1, len(words) - max(1, int(want)))])
+    return "\n\n".join(paras)
+
+
+def related(text, other, rng):
+    """A document that quotes the first 20-45 % of text's words and goes on
+    with other's, to the same length."""
+    words, more = text.split(), other.split()
+    k = max(1, round(rng.uniform(0.20, 0.45) * len(words)))
+    return " ".join(words[:k]) + "\n\n" + " ".join(more[:max(1, len(words) - k)])
+
+
 # ---------------------------------------------------------------- corpus
 
 def originals(source_dir, shared_dir, rng, max_originals):
@@ -274,15 +320,16 @@ def originals(source_dir, shared_dir, rng, max_originals):
         extra = [(o, t) for o, t in bio_documents(ner_dir, rng) if len(t.split()) >= MIN_WORDS]
         rng.shuffle(extra)
         cands += extra
-    kept = distinct(cands)[:max_originals]
-    return kept, n_seed, have_shared
+    kept = distinct(cands)
+    # the rest of the distinct texts are the own words of the related documents
+    return kept[:max_originals], kept[max_originals:], n_seed, have_shared
 
 
 def generate(source_dir, shared_dir=None, seed=1, max_originals=300, copies=None):
     """Returns (docs, truth, info): docs are dicts for JSONL, truth maps id ->
     {original, kind, rate, jaccard, origin}."""
     rng = random.Random(seed)
-    origs, n_seed, have_shared = originals(source_dir, shared_dir, rng, max_originals)
+    origs, spare, n_seed, have_shared = originals(source_dir, shared_dir, rng, max_originals)
     # with the seeds alone there are only a dozen originals: more copies per
     # rate keep the recall figures meaningful
     if copies is None:
@@ -299,6 +346,10 @@ def generate(source_dir, shared_dir=None, seed=1, max_originals=300, copies=None
             # half the chrome copies are also re-wrapped, as re-published pages are
             c = chrome(text if rng.random() < 0.5 else reflow(text, rng), rng)
             items.append(("chrome", 0.0, c))
+            items.append(("lead", 0.0, new_lead(text, rng, vocab)))
+            items.append(("cut", 0.0, cut(text, rng, 0.15, 0.35)))
+            syn = chrome(cut(new_lead(text, rng, vocab), rng, 0.10, 0.25), rng)
+            items.append(("syndicated", 0.02, word_edits(syn, 0.02, rng, vocab)))
         if gi % 3 == 0:
             items.append(("exact", 0.0, text))
         if gi % 3 == 1:
@@ -306,6 +357,17 @@ def generate(source_dir, shared_dir=None, seed=1, max_originals=300, copies=None
         if gi % 3 == 2:
             items.append(("whitespace", 0.0, whitespace_variant(text, rng)))
         groups.append((origin, items))
+    # one related document for every other original, its own words from the
+    # spare texts (or from another original's second half, with few spares)
+    for gi in range(0, len(origs), 2):
+        origin, text = origs[gi]
+        other = spare[gi // 2][1] if gi // 2 < len(spare) else origs[(gi + 1) % len(origs)][1]
+        if other is text:
+            continue
+        if gi // 2 >= len(spare):
+            w = other.split()
+            other = " ".join(w[len(w) // 2:])
+        groups.append((f"related:{origin}", [("related", 0.0, related(text, other, rng))]))
 
     # Shuffle everything, then put each group's original at the first of that
     # group's positions: groups interleave, originals still come first.
@@ -324,14 +386,17 @@ def generate(source_dir, shared_dir=None, seed=1, max_originals=300, copies=None
     for n, (g, k) in enumerate(flat):
         ids[(g, k)] = f"d{n:06d}"
     osets = [shingles(items[0][2]) for _, items in groups]
+    by_origin = {origin: g for g, (origin, _) in enumerate(groups)}
     for g, k in flat:
         origin, items = groups[g]
         kind, rate, text = items[k]
         did = ids[(g, k)]
         docs.append({"id": did, "text": text, "meta": {}})
+        # a related document's Jaccard is with the original it quotes
+        ref = by_origin[origin[len("related:"):]] if kind == "related" else g
         truth[did] = {"original": ids[(g, 0)], "kind": kind, "rate": rate,
-                      "jaccard": round(jaccard(osets[g], shingles(text)), 4), "origin": origin}
-    info = {"originals": len(origs), "seed_originals": sum(1 for o, _ in origs if o.startswith("seed:")),
+                      "jaccard": round(jaccard(osets[ref], shingles(text)), 4), "origin": origin}
+    info = {"originals": len(origs), "related": sum(1 for o, _ in groups if o.startswith("related:")), "seed_originals": sum(1 for o, _ in origs if o.startswith("seed:")),
             "seed_candidates": n_seed, "shared": have_shared, "copies_per_rate": copies,
             "documents": len(docs)}
     return docs, truth, info

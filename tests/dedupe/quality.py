@@ -8,7 +8,13 @@
       moved to the `stories` stage, whose old options are refused, exit 2);
   (b) a generated near-duplicate corpus (gen_corpus.py, real article text),
       default options, mode mark and mode drop: recall over copies with at
-      most 3 % word edits, pairwise precision, recall by edit rate;
+      most 10 % word edits and at 15 %, over new-lead and syndicated copies
+      at or above the threshold, pairwise precision (hard negatives: related
+      documents that quote part of an original), recall by edit rate; and
+      over ../shared's same-story news, no link between texts that are not
+      copies;
+  (f) robust clustering: at a low threshold an original falsely linked to a
+      document that quotes it still gathers its own copies;
   (c) exact only (near: false): exact copies and case/whitespace variants are
       found, and nothing else;
   (d) state across runs: run 2 finds copies of documents kept in run 1; a run
@@ -30,7 +36,10 @@ tm, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 shared = os.environ.get("TEXTMILL_SHARED", os.path.join(src, "..", "shared"))
 work = tempfile.mkdtemp(prefix="dedupe-quality-")
 RECALL_MIN, PRECISION_MIN = 0.95, 0.99
-LIGHT = 0.03            # copies with at most this edit rate must be found
+LIGHT = 0.10            # copies with at most this edit rate: recall >= RECALL_MIN
+RECALL_15 = 0.90        # copies with 15 % of their words edited (J ~ 0.49)
+THRESHOLD = 0.45        # the stage's default: copies at or above it must be found
+SAME_WORDS_KINDS = ("exact", "case", "whitespace", "reflow", "chrome", "cut")
 TIMEOUT = 300           # one run; a hang is a failure, not a stuck ctest
 fails = n_checks = 0
 
@@ -201,7 +210,7 @@ EXACT_KINDS = ("exact", "case", "whitespace", "reflow")   # the same words after
 
 def is_light(i):
     t = truth[i]
-    return t["kind"] != "original" and t["rate"] <= LIGHT + 1e-9
+    return (t["kind"] == "edit" and t["rate"] <= LIGHT + 1e-9) or t["kind"] in SAME_WORDS_KINDS
 
 
 def mean(xs):
@@ -261,12 +270,14 @@ def evaluate(docs, label):
         print(f"    | {r:.0%} | {len(xs)} | {sum(found[i] for i in xs)} | {mean([found[i] for i in xs]):.3f} | "
               f"{mean([truth[i]['jaccard'] for i in xs]):.3f} | {mean(sims):.3f} |")
     print(f"[{label}] by kind (0 % word edits):")
-    for k in ("exact", "case", "whitespace", "reflow", "chrome"):
+    for k in ("exact", "case", "whitespace", "reflow", "chrome", "cut", "lead", "syndicated", "related"):
         xs = [i for i in ids if truth[i]["kind"] == k]
         kinds = {}
         for i in xs:
             kinds[meta[i].get("duplicate_kind")] = kinds.get(meta[i].get("duplicate_kind"), 0) + 1
-        print(f"    {k:<10} {sum(found[i] for i in xs)}/{len(xs)} found; duplicate_kind {kinds}")
+        above = [i for i in xs if truth[i]["jaccard"] >= THRESHOLD]
+        print(f"    {k:<10} {sum(found[i] for i in xs)}/{len(xs)} found ({sum(found[i] for i in above)}/{len(above)} "
+              f"with true J >= {THRESHOLD}); duplicate_kind {kinds}")
     return recall, precision, found, meta
 
 
@@ -280,8 +291,23 @@ if rc == 0:
           f"({os.path.getsize(corpus) / 1e6 / dt:.1f} MB/s with process start)")
     check("mode: mark keeps every document, in input order", [d["id"] for d in marked] == ids)
     recall, precision, found, meta = evaluate(marked, "mark")
-    check(f"recall over copies with <= {LIGHT:.0%} edits >= {RECALL_MIN}", recall >= RECALL_MIN, f"{recall:.4f}")
+    check(f"recall over copies with <= {LIGHT:.0%} edits (and same-words, chrome, cut copies) >= {RECALL_MIN}",
+          recall >= RECALL_MIN, f"{recall:.4f}")
+    for r, want in ((0.05, RECALL_MIN), (0.10, RECALL_MIN), (0.15, RECALL_15)):
+        xs = [i for i in ids if truth[i]["kind"] == "edit" and abs(truth[i]["rate"] - r) < 1e-9]
+        got = mean([found[i] for i in xs])
+        check(f"recall at {r:.0%} word edits >= {want}", got >= want, f"{got:.4f}")
+    xs = [i for i in ids if truth[i]["kind"] in ("lead", "syndicated") and truth[i]["jaccard"] >= THRESHOLD]
+    got = mean([found[i] for i in xs])
+    check(f"new-lead and syndicated copies with true J >= {THRESHOLD}: recall >= {RECALL_MIN}", got >= RECALL_MIN,
+          f"{got:.4f} of {len(xs)}")
     check(f"pairwise precision >= {PRECISION_MIN}", precision >= PRECISION_MIN, f"{precision:.4f}")
+    rel = [i for i in ids if truth[i]["kind"] == "related"]
+    rel_false = [i for i in ids if meta[i].get("duplicate_of") and
+                 (truth[i]["kind"] == "related" or truth[meta[i]["duplicate_of"]]["kind"] == "related")]
+    print(f"[mark] links to or from the {len(rel)} related documents (all false): {len(rel_false)}")
+    check("at most 2 % of the related documents (hard negatives) are linked", len(rel_false) <= 0.02 * len(rel),
+          [(i, meta[i].get("duplicate_of"), truth[i]["jaccard"]) for i in rel_false])
     mark_dups = {i for i in ids if meta[i].get("duplicate_of")}
     # the meta the interface promises on a duplicate
     bad = [i for i in mark_dups if meta[i].get("duplicate_kind") not in ("exact", "near")
@@ -320,11 +346,38 @@ if rc == 0:
         xs = [i for i in ids if truth[i]["kind"] == "edit" and abs(truth[i]["rate"] - r) < 1e-9]
         print(f"    drop recall at {r:.0%}: {sum(i in dropped for i in xs)}/{len(xs)}")
     check(f"mode: drop recall >= {RECALL_MIN}", recall_d >= RECALL_MIN, f"{recall_d:.4f}")
-    check("mode: drop never drops a whole group", not false_d, false_d[:10])
-    check("originals are never dropped", not [i for i in dropped if truth[i]["kind"] == "original"])
+    # an original with a false link is dropped and its copies with it (they
+    # are its duplicates): the price of a false link, bounded by precision
+    lost = {group[i] for i in false_d}
+    print(f"[drop] groups dropped whole: {len(lost)} of {len(set(group.values()))}; originals dropped: "
+          f"{sum(1 for i in dropped if truth[i]['kind'] == 'original')}")
+    check("mode: drop drops at most 1 % of the groups whole", len(lost) <= 0.01 * len(set(group.values())),
+          sorted(lost)[:10])
     if mark_dups:
         check("mode: drop drops exactly the documents mode: mark marks", dropped == mark_dups,
               f"only dropped: {sorted(dropped - mark_dups)[:10]}; only marked: {sorted(mark_dups - dropped)[:10]}")
+
+# Real hard negatives: ../shared's same-story news (many similar shootings in
+# one city and week, one topic's two events): a link between two texts whose
+# word-3-shingle Jaccard is under 0.3 is false, whatever the story labels say
+# (they hold a few syndicated copies, and one copy filed under two stories).
+stories_data = os.path.join(shared, "data", "stories", "docs.jsonl")
+if os.path.isfile(stories_data):
+    rc, err, st_out, dt = run("stories-data", jsonl_source(stories_data), dedupe(mode="mark"))
+    check("the same-story news of ../shared runs", rc == 0, err)
+    if st_out is not None:
+        text = {x["id"]: x["text"] for x in st_out}
+        label = {json.loads(l)["id"]: json.loads(l)["story"] for l in open(stories_data, encoding="utf-8")}
+        links = [(x["id"], x["meta"]["duplicate_of"], x["meta"]["similarity"]) for x in st_out
+                 if x["meta"].get("duplicate_of")]
+        true_j = {(a, b): gen_corpus.jaccard(gen_corpus.shingles(text[a]), gen_corpus.shingles(text[b])) for a, b, _ in links}
+        bad = [(a, b, sim, round(true_j[(a, b)], 3)) for a, b, sim in links if true_j[(a, b)] < 0.3]
+        across = sum(1 for a, b, _ in links if label[a] != label[b])
+        print(f"[stories data] {len(st_out)} documents: {len(links)} links ({across} across story labels), "
+              f"true J of the linked pairs: min {min(true_j.values(), default=1):.3f}; links under J 0.3: {len(bad)}")
+        check("no link between same-story news texts that are not copies (true J < 0.3)", not bad, bad[:10])
+else:
+    print(f"SKIP the same-story news check: {stories_data} not found")
 
 # =============================================================== (c) exact only
 print("\n== (c) exact only (near: false)")
@@ -595,6 +648,36 @@ if stores:
         check("a corrupt state file that is not an error is at least reported (a warning naming it)",
               os.path.basename(stores[0]) in err, err)
 
+# a store of another format version: refused with a clear error naming it;
+# a store of the format before (v1: kept documents only) is read as it is
+state = os.path.join(work, "state-version")
+extra = f'state: "{state}"\n'
+rc, err, _, _ = run("version-0", jsonl_source(small), dedupe(mode="mark"), extra=extra)
+stores = store_files(state)
+if rc == 0 and stores:
+    def set_format(v):
+        con = sqlite3.connect(stores[0], isolation_level=None)
+        old = con.execute("SELECT value FROM params WHERE key = 'signature'").fetchone()[0]
+        con.execute("UPDATE params SET value = ? WHERE key = 'signature'", (v + old[2:],))
+        con.close()
+        return old
+    old = set_format("v9")
+    forget_inputs(state)
+    rc, err, _, _ = run("version-9", jsonl_source(small), dedupe(mode="mark"), extra=extra)
+    outcome("a store of a later format (v9)", rc, err, [os.path.basename(stores[0])])
+    check("a store of a later format is refused, saying so", rc not in (0, None) and "another version" in err, err[-800:])
+    set_format("v1")
+    forget_inputs(state)
+    rc, err, d, _ = run("version-1", jsonl_source(small), dedupe(mode="mark"), extra=extra)
+    check("a store of format v1 is read (and the same input again is seen before, not its own duplicate)",
+          rc == 0 and d is not None and not any(x["meta"].get("duplicate_of") == x["id"] for x in d), err[-800:])
+    con = sqlite3.connect(stores[0])
+    now = con.execute("SELECT value FROM params WHERE key = 'signature'").fetchone()[0]
+    con.close()
+    check("and is marked v2 from then on (older versions refuse it)", now.startswith("v2 "), now)
+else:
+    check("a run with state creates its store (version case)", False, f"exit {rc}: {err}")
+
 # locked state file: another process holds an exclusive SQLite lock
 state = os.path.join(work, "state-locked")
 extra = f'state: "{state}"\n'
@@ -622,6 +705,45 @@ if rc == 0 and stores:
               f"as duplicate_of themselves")
 else:
     check("a run with state creates its store (lock case)", False, f"exit {rc}: {err}")
+
+# =============================================================== (f) robust clustering
+# X quotes the first 55 % of an original O's words and goes on with words of
+# its own (J(O, X) ~ 0.38), and comes before O; at a
+# threshold of 0.3, O is (falsely) linked to X. O's own copies (1-2 % edits)
+# must still be linked into O's group: to O, or to one another, never to X.
+# When duplicates were not indexed they could only be compared with X, and
+# at this threshold most were linked to it.
+print("\n== (f) robust clustering: a false link on an original does not take its copies along")
+rng = random.Random(11)
+origs = [d for d in corpus_docs if truth[d["id"]]["kind"] == "original"][:40]
+spares = [d for d in corpus_docs if truth[d["id"]]["kind"] == "original"][40:80]
+fdocs, fgroup = [], {}
+for n, (o, other) in enumerate(zip(origs, spares)):
+    words, more = o["text"].split(), other["text"].split()
+    k = round(0.55 * len(words))
+    x = " ".join(words[:k]) + "\n\n" + " ".join(more[:max(1, len(words) - k)])
+    fdocs.append({"id": f"x{n}", "text": x})
+    fgroup[f"x{n}"] = f"x{n}"
+    fdocs.append({"id": f"o{n}", "text": o["text"]})
+    fgroup[f"o{n}"] = f"o{n}"
+    for c in range(4):
+        fdocs.append({"id": f"o{n}c{c}", "text": gen_corpus.word_edits(o["text"], rng.choice((0.01, 0.02)), rng, vocab)})
+        fgroup[f"o{n}c{c}"] = f"o{n}"
+p = os.path.join(work, "robust.jsonl")
+write_jsonl(p, fdocs)
+rc, err, d, _ = run("robust", jsonl_source(p), dedupe(mode="mark", threshold=0.3, verify_margin=0))
+check("threshold 0.3 runs", rc == 0, err)
+if d is not None:
+    m = {x["id"]: x["meta"] for x in d}
+    linked = [f"o{n}" for n in range(len(origs)) if m[f"o{n}"].get("duplicate_of") == f"x{n}"]
+    copies = [i for o in linked for i in m if i.startswith(o + "c")]
+    wrong = [(i, m[i].get("duplicate_of")) for i in copies if fgroup.get(m[i].get("duplicate_of")) != fgroup[i]]
+    print(f"    originals falsely linked to the document quoting them: {len(linked)}/{len(origs)}; their copies "
+          f"linked outside their group: {len(wrong)}/{len(copies)}")
+    check("the construction gives false links to work with (>= 10 originals linked to their quoter)",
+          len(linked) >= 10, len(linked))
+    check("copies of a falsely linked original are linked into its group (>= 95 %)",
+          copies and len(wrong) <= 0.05 * len(copies), wrong[:10])
 
 print(f"\n{n_checks - fails}/{n_checks} checks passed")
 if fails == 0:
