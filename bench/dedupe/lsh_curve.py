@@ -18,10 +18,10 @@ With --bits B (the dedupe stage keeps 8-bit values), a row also agrees by
 chance with probability 2^-B when the minima differ; at 8 bits this moves the
 curves by less than 0.003 at any J >= 0.3.
 
-usage: lsh_curve.py [--threshold 0.8] [--hashes 128] [--bits 0]   (prints markdown)"""
+usage: lsh_curve.py [--threshold 0.45] [--hashes 128] [--bits 0]   (prints markdown)"""
 import argparse
 
-JS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+JS = (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
 BITS = 0  # set by --bits
@@ -51,10 +51,19 @@ def areas(b, r, t):
     return fp, fn
 
 
-def best(hashes, t, w_fp, w_fn, exact):
+def best(hashes, t, w_fp, w_fn, exact, stage=False):
     """The split minimising w_fp*FP + w_fn*FN: over every b * r <= hashes (as
-    datasketch chooses), or only b * r == hashes (exact=True: the dedupe
-    stage's lsh_params(), which uses every hash, picks among these)."""
+    datasketch chooses), or only b * r == hashes (exact=True), or as the
+    dedupe stage's lsh_params() does (stage=True): r >= 3 (8-bit values: two
+    rows agree by chance once in 65,536) and b = hashes // r."""
+    if stage:
+        out = None
+        for r in range(3, hashes + 1):
+            b = hashes // r
+            fp, fn = areas(b, r, t)
+            if out is None or w_fp * fp + w_fn * fn < out[0]:
+                out = (w_fp * fp + w_fn * fn, b, r)
+        return out[1], out[2]
     out = None
     for r in range(1, hashes + 1):
         for b in ([hashes // r] if exact and hashes % r == 0 else [] if exact else range(1, hashes // r + 1)):
@@ -67,7 +76,7 @@ def best(hashes, t, w_fp, w_fn, exact):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threshold", type=float, default=0.8)
+    ap.add_argument("--threshold", type=float, default=0.45)
     ap.add_argument("--hashes", type=int, default=128)
     ap.add_argument("--bits", type=int, default=0, help="b-bit MinHash values (0: full hashes)")
     a = ap.parse_args()
@@ -75,15 +84,16 @@ def main():
     global BITS
     BITS = a.bits
 
-    cands = [(16, 8, H), (32, 4, H), (8, 16, H), (64, 2, H), (4, 32, H), (20, 5, 100), (25, 4, 100)]
+    cands = [(42, 3, H), (16, 8, H), (32, 4, H), (8, 16, H), (64, 2, H), (4, 32, H), (20, 5, 100), (25, 4, 100)]
     # the area-optimal splits: equal weights, and recall-first (0.1 FP + 0.9 FN,
     # since a missed pair is lost while a false candidate only costs a check)
     extra = []
     for w in ((0.5, 0.5), (0.1, 0.9)):
         for exact in (False, True):
             b, r = best(H, t, *w, exact)
-            extra.append((b, r, H, f"optimal, FP {w[0]} / FN {w[1]}, b x r {'= ' if exact else '<= '}{H}"
-                          + (" (the stage's default)" if exact and w == (0.1, 0.9) else "")))
+            extra.append((b, r, H, f"optimal, FP {w[0]} / FN {w[1]}, b x r {'= ' if exact else '<= '}{H}"))
+    b, r = best(H, t, 0.1, 0.9, False, stage=True)
+    extra.append((b, r, H, "the stage's choice: FP 0.1 / FN 0.9, rows >= 3, b = hashes // r"))
     rows = [(b, r, h, "") for b, r, h in cands] + extra
 
     bits = f"; {BITS}-bit values (a row agrees by chance with p = 2^-{BITS})" if BITS else ""

@@ -99,9 +99,24 @@ const char *dd_index_id(const dd_index *x, long doc)
     return x->ids[off >> 20] + (off & (ID_CHUNK - 1));
 }
 
-static uint64_t key_of(const uint8_t *sig, size_t j, size_t rows)
+/* Band j is the values j, j + bands, j + 2 bands, ...: not neighbours,
+ * because densification fills a run of empty bins from one shingle, and in
+ * a short text a band of neighbouring bins would often stand for a single
+ * (common) shingle and make candidates of every text that has it. */
+static inline bool band_eq(const dd_index *x, const uint8_t *a, const uint8_t *b, size_t j)
 {
-    return XXH3_64bits(sig + j * rows, rows) ^ (uint64_t)j * 0x9E3779B97F4A7C15ull;
+    for (size_t k = 0, i = j; k < x->rows; k++, i += x->bands)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+static uint64_t key_of(const dd_index *x, const uint8_t *sig, size_t j)
+{
+    uint8_t v[1024]; /* rows <= hashes <= 1024 */
+    for (size_t k = 0, i = j; k < x->rows; k++, i += x->bands)
+        v[k] = sig[i];
+    return XXH3_64bits(v, x->rows) ^ (uint64_t)j * 0x9E3779B97F4A7C15ull;
 }
 
 static void table_put(dd_table *t, uint64_t key, uint32_t slot)
@@ -122,7 +137,7 @@ static int rehash(dd_index *x, size_t band, size_t cap)
         if (band == x->bands)
             table_put(&n, *exact_at(x, d), (uint32_t)d + 1);
         else if (has_sig(x, d))
-            table_put(&n, key_of(sig_at(x, d), band, x->rows), (uint32_t)d + 1);
+            table_put(&n, key_of(x, sig_at(x, d), band), (uint32_t)d + 1);
     }
     x->host->free(t->slots);
     *t = n;
@@ -191,7 +206,7 @@ long dd_index_add(dd_index *x, const char *id, size_t id_len, uint64_t exact, co
     }
     table_put(&x->exact_t, exact, (uint32_t)d + 1);
     for (size_t j = 0; sig && j < x->bands; j++)
-        table_put(&x->band[j], key_of(sig, j, x->rows), (uint32_t)d + 1);
+        table_put(&x->band[j], key_of(x, sig, j), (uint32_t)d + 1);
     return (long)d;
 }
 
@@ -222,21 +237,15 @@ void dd_index_candidates(dd_index *x, const uint8_t *sig,
             memset(x->seen[c], 0, DD_CHUNK * sizeof(uint32_t));
         x->query = 1;
     }
-    size_t r = x->rows;
     for (size_t j = 0; j < x->bands; j++) {
         const dd_table *t = &x->band[j];
-        const uint8_t *want = sig + j * r;
-        for (size_t i = home(key_of(sig, j, r), t->cap); t->slots[i];
+        for (size_t i = home(key_of(x, sig, j), t->cap); t->slots[i];
              i = i + 1 == t->cap ? 0 : i + 1) {
             size_t d = t->slots[i] - 1;
             uint32_t *seen = &x->seen[d >> DD_CHUNK_BITS][d & (DD_CHUNK - 1)];
             if (*seen == x->query)
                 continue;
-            const uint8_t *have = sig_at(x, d) + j * r;
-            size_t k = 0;
-            while (k < r && have[k] == want[k])
-                k++;
-            if (k < r)
+            if (!band_eq(x, sig_at(x, d), sig, j))
                 continue; /* another key in the same run of slots */
             *seen = x->query;
             if (fn(arg, (long)d))

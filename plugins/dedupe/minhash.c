@@ -271,11 +271,6 @@ double sig_jaccard(const uint8_t *a, const uint8_t *b, size_t H)
     return j < 0 ? 0 : j > 1 ? 1 : j;
 }
 
-uint64_t band_key(const uint8_t *sig, size_t j, size_t r)
-{
-    uint64_t k = XXH3_64bits(sig + j * r, r) ^ (uint64_t)j * 0x9E3779B97F4A7C15ull;
-    return k ? k : 1;
-}
 
 static double curve(double J, double b, double r) { return 1.0 - pow(1.0 - pow(J, r), b); }
 

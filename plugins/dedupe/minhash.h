@@ -41,8 +41,6 @@ size_t minhash(const tokens *t, int k, bool chars, uint64_t seed, uint8_t *sig, 
  * values, corrected for the 1/256 chance that unequal minima agree in 8 bits. */
 double sig_jaccard(const uint8_t *a, const uint8_t *b, size_t H);
 
-/* Key of band j (rows r) of a signature. */
-uint64_t band_key(const uint8_t *sig, size_t j, size_t r);
 
 /* Values are 8 bits, so two unrelated documents agree on a band of r rows
  * by chance once in 256^r: with 2 rows, once in 65,536, a dozen chance
