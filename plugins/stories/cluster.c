@@ -13,7 +13,7 @@
 const char *const st_feature_names[ST_NF] = {"bias",       "title",      "body",
                                              "names",      "title_body", "body_title",
                                              "gap",        "nodate",     "size",
-                                             "same_source"};
+                                             "same_source", "people", "quotes"};
 
 /* Sizes that bound the memory of one story and the cost of one document.
  * A story's centroid keeps its heaviest terms only: past a hundred body
@@ -32,6 +32,10 @@ const char *const st_feature_names[ST_NF] = {"bias",       "title",      "body",
 #define SOURCES_MAX 16     /* outlets remembered per story (for same_source) */
 #define SHOW_MAX 16        /* names and words a story keeps to show */
 #define MEMBERS_MAX 1000   /* member ids per story, for copies and re-runs */
+#define GRAMS_BITS 21      /* the 4-gram table: 2^21 entries, 16 MB: the last
+                            * few thousand documents' sentences */
+#define DOC_GRAMS 3000     /* 4-grams of a document looked up */
+#define GRAM_COMMON 0x80000000u /* an n-gram two stories have used: boilerplate */
 
 typedef struct show_term {
     uint32_t term;
@@ -43,7 +47,7 @@ typedef struct story {
     char *id; /* NULL: a free slot */
     uint32_t gen;
     sv title, body, names, label_vec;
-    float norm[3]; /* of title, body, names: every comparison divides by them */
+    float norm[4]; /* of title, body, names, people: every comparison divides by them */
     char *label;
     int first, last;
     uint64_t seq;
@@ -92,6 +96,9 @@ typedef struct docv {
     uint32_t source;
     key keys[KEYS_MAX];
     size_t n_keys;
+    double norm_names, norm_people; /* of the two parts of the unit names vector */
+    uint32_t *grams; /* hashes of the body's word 4-grams */
+    size_t n_grams, cap_grams;
 } docv;
 
 typedef struct plist {
@@ -102,6 +109,7 @@ typedef struct plist {
 typedef struct cand {
     uint32_t slot;
     float acc;
+    uint32_t shared; /* 4-grams it owns that the document has */
 } cand;
 
 struct st_engine {
@@ -128,6 +136,11 @@ struct st_engine {
     int now;
     size_t opened, n_closed_total;
     docv d;
+    /* word 4-gram -> the story that printed it first (gram << 32 | slot (24
+     * bits) | gen (7 bits) << 24 | GRAM_COMMON); a direct-mapped table, so
+     * its size and the cost per document never grow */
+    uint64_t *grams;
+    bool grams_dirty;
     /* per document scratch */
     st_map acc; /* slot -> index into cands */
     cand *cands;
@@ -136,6 +149,13 @@ struct st_engine {
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */
+
+uint32_t st_name_term(const char *folded, size_t n, int person)
+{
+    uint32_t h = st_hash(folded, n, 2);
+    h = person ? h | 1 : h & ~1u;
+    return h ? h : 2;
+}
 
 static uint64_t hash_id(const char *s)
 {
@@ -197,7 +217,7 @@ static int load_df(st_model *m, const char *path, char *err, size_t err_len)
             m->df.prior_docs = strtoull(line + 5, NULL, 10);
             continue;
         }
-        if (!t1 || !t2 || t1 - line != 1 || (line[0] != 'w' && line[0] != 'n')) {
+        if (!t1 || !t2 || t1 - line != 1 || !strchr("wnp", line[0])) {
             snprintf(err, err_len, "%s:%d: expected KIND<TAB>TERM<TAB>COUNT", path, ln);
             rc = -1;
             break;
@@ -211,7 +231,7 @@ static int load_df(st_model *m, const char *path, char *err, size_t err_len)
             size_t fl = st_fold_name(term, tl, fold, sizeof fold);
             if (!fl)
                 continue;
-            h = st_hash(fold, fl, 2);
+            h = st_name_term(fold, fl, line[0] == 'p');
         }
         df_entry *e = df_slot(&m->df, h);
         if (!e) {
@@ -250,6 +270,10 @@ static int load_weights(st_model *m, const char *path, char *err, size_t err_len
         int set = !strncmp(p, "names ", 6) ? 0 : !strncmp(p, "nonames ", 8) ? 1 : -1;
         if (!strncmp(p, "threshold ", 10)) {
             m->threshold = strtod(p + 10, NULL);
+            continue;
+        }
+        if (!strncmp(p, "prior_weight ", 13)) {
+            m->df.prior_weight = strtod(p + 13, NULL);
             continue;
         }
         if (!strncmp(p, "features ", 9)) {
@@ -298,6 +322,7 @@ st_model *st_model_load(const char *dir, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    m->df.prior_weight = -1;
     char path[4096];
     snprintf(path, sizeof path, "%s/stories-en.model", dir);
     if (load_weights(m, path, err, err_len) != 0) {
@@ -309,6 +334,8 @@ st_model *st_model_load(const char *dir, char *err, size_t err_len)
         st_model_free(m);
         return NULL;
     }
+    if (m->df.prior_weight < 0) /* a model without the line: the prior counts in full */
+        m->df.prior_weight = (double)m->df.prior_docs;
     return m;
 }
 
@@ -334,12 +361,14 @@ st_engine *st_engine_new(const st_params *p, const st_model *m)
     e->threshold = p->threshold >= 0 ? p->threshold : m->threshold;
     e->now = ST_NO_DATE;
     e->terms = st_terms_new();
-    if (!e->terms || !df_init(&e->df)) {
+    e->grams = calloc((size_t)1 << GRAMS_BITS, sizeof *e->grams);
+    if (!e->terms || !e->grams || !df_init(&e->df)) {
         st_engine_free(e);
         return NULL;
     }
     /* the prior is copied: the stream's counts are added to it */
     e->df.prior_docs = m->df.prior_docs;
+    e->df.prior_weight = m->df.prior_weight;
     for (size_t i = 0; i < m->df.cap; i++)
         if (m->df.e[i].term) {
             df_entry *x = df_slot(&e->df, m->df.e[i].term);
@@ -372,6 +401,7 @@ static void story_clear(story *s)
 
 static void docv_free(docv *d)
 {
+    free(d->grams);
     free(d->tab);
     sv_free(&d->title);
     sv_free(&d->body);
@@ -405,6 +435,7 @@ void st_engine_free(st_engine *e)
     docv_free(&e->d);
     st_terms_free(e->terms);
     df_free(&e->df);
+    free(e->grams);
     free(e);
 }
 
@@ -572,6 +603,34 @@ static void normalize(sv *v)
         sv_scale(v, (float)(1 / n));
 }
 
+/* The body's word 4-grams (of every word: quotations are made of stop
+ * words too), as 32-bit hashes, nonzero. */
+static bool doc_grams(docv *d, const st_terms *t)
+{
+    size_t n;
+    const uint32_t *w = st_terms_sequence(t, &n);
+    d->n_grams = 0;
+    if (n < 4)
+        return true;
+    size_t want = n - 3 < DOC_GRAMS ? n - 3 : DOC_GRAMS;
+    if (want > d->cap_grams) {
+        uint32_t *g = realloc(d->grams, want * sizeof *g);
+        if (!g)
+            return false;
+        d->grams = g;
+        d->cap_grams = want;
+    }
+    for (size_t i = 0; i < want; i++) {
+        uint64_t h = (uint64_t)w[i] * 0x9E3779B97F4A7C15ULL;
+        h = (h ^ w[i + 1]) * 0xC2B2AE3D27D4EB4FULL;
+        h = (h ^ w[i + 2]) * 0x165667B19E3779F9ULL;
+        h = (h ^ w[i + 3]) * 0x9E3779B97F4A7C15ULL;
+        uint32_t g = (uint32_t)(h >> 32);
+        d->grams[d->n_grams++] = g ? g : 1;
+    }
+    return true;
+}
+
 /* Counts a document's distinct terms into the frequencies (once per
  * document: title and body words together, names apart). */
 static bool count_df(st_engine *e, const st_term *t, long n)
@@ -622,7 +681,7 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
     if (learn && !count_df(e, t, nt))
         return -4;
     long nb = st_terms_of(e->terms, in->body ? in->body : "", in->body_len, DOC_WORDS, &t);
-    if (nb < 0)
+    if (nb < 0 || !doc_grams(d, e->terms))
         return -4;
     if (learn) {
         if (!count_df(e, t, nb))
@@ -666,7 +725,7 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
         size_t fl = st_fold_name(in->names[i].s, in->names[i].n, fold, sizeof fold);
         if (!fl)
             continue;
-        uint32_t h = st_hash(fold, fl, 2);
+        uint32_t h = st_name_term(fold, fl, in->names[i].person);
         size_t k = 0;
         while (k < n_nm && nm[k].term != h)
             k++;
@@ -706,6 +765,16 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
     normalize(&d->title);
     normalize(&d->body);
     normalize(&d->names);
+    double nn = 0, np = 0;
+    for (uint32_t i = 0; i < d->names.n; i++) {
+        double w2 = (double)d->names.w[i] * d->names.w[i];
+        if (d->names.t[i] & 1)
+            np += w2;
+        else
+            nn += w2;
+    }
+    d->norm_names = sqrt(nn);
+    d->norm_people = sqrt(np);
     d->n_keys = doc_keys(d, d->keys, sizeof d->keys / sizeof *d->keys);
     return build_tab(d) ? 0 : -4;
 }
@@ -967,7 +1036,16 @@ static void set_norms(story *s)
 {
     s->norm[0] = (float)sv_norm(&s->title);
     s->norm[1] = (float)sv_norm(&s->body);
-    s->norm[2] = (float)sv_norm(&s->names);
+    double nn = 0, np = 0;
+    for (uint32_t i = 0; i < s->names.n; i++) {
+        double w2 = (double)s->names.w[i] * s->names.w[i];
+        if (s->names.t[i] & 1)
+            np += w2;
+        else
+            nn += w2;
+    }
+    s->norm[2] = (float)sqrt(nn);
+    s->norm[3] = (float)sqrt(np);
 }
 
 static void widen_dates(story *s, int date)
@@ -1076,6 +1154,8 @@ static bool update_label(st_engine *e, story *s, const st_input *in)
     return true;
 }
 
+static void register_grams(st_engine *e, const story *s);
+
 /* Adds the document to the story: decays the centroids by the days since the
  * story's last document (a half-life of `window` days: the story's latest
  * turn weighs most), adds the vectors, keeps the heaviest terms. */
@@ -1101,6 +1181,7 @@ static bool join(st_engine *e, story *s, const st_input *in)
     s->size++;
     s->seq = ++e->seq;
     s->dirty = true;
+    register_grams(e, s);
     return update_label(e, s, in) && update_show(e, s) && index_doc(e, s) &&
            add_member(e, s, in->id);
 }
@@ -1119,11 +1200,11 @@ static story *open_story(st_engine *e, const st_input *in, const char *id)
 
 /* ---- comparing a document with a story --------------------------------------------- */
 
-static int features(const st_engine *e, const story *s, double *f)
+static int features(const st_engine *e, const story *s, uint32_t shared, double *f)
 {
     const docv *d = &e->d;
-    double nt = s->norm[0], nb = s->norm[1], nn = s->norm[2];
-    double tt = 0, bb = 0, title_body = 0, body_title = 0, names = 0;
+    double nt = s->norm[0], nb = s->norm[1], nn = s->norm[2], np = s->norm[3];
+    double tt = 0, bb = 0, title_body = 0, body_title = 0, names = 0, people = 0;
     for (uint32_t i = 0; i < s->title.n; i++) {
         const dslot *x = tab_find(d, s->title.t[i]);
         if (x) {
@@ -1140,14 +1221,18 @@ static int features(const st_engine *e, const story *s, double *f)
     }
     for (uint32_t i = 0; i < s->names.n; i++) {
         const dslot *x = tab_find(d, s->names.t[i]);
-        if (x)
+        if (x && (s->names.t[i] & 1))
+            people += (double)x->name * s->names.w[i];
+        else if (x)
             names += (double)x->name * s->names.w[i];
     }
     memset(f, 0, ST_NF * sizeof *f);
     f[F_BIAS] = 1;
     f[F_TITLE] = nt > 0 ? tt / nt : 0;
     f[F_BODY] = nb > 0 ? bb / nb : 0;
-    f[F_NAMES] = nn > 0 ? names / nn : 0;
+    f[F_NAMES] = nn > 0 && d->norm_names > 0 ? names / (nn * d->norm_names) : 0;
+    f[F_PEOPLE] = np > 0 && d->norm_people > 0 ? people / (np * d->norm_people) : 0;
+    f[F_QUOTES] = log1p(shared);
     f[F_TITLE_BODY] = nb > 0 ? title_body / nb : 0;
     f[F_BODY_TITLE] = nt > 0 ? body_title / nt : 0;
     if (d->date == ST_NO_DATE || s->last == ST_NO_DATE)
@@ -1170,6 +1255,80 @@ static bool in_window(const st_engine *e, const story *s, int date)
         return true;
     int w = e->p.window_days;
     return date <= s->last + w && date >= s->first - w;
+}
+
+static story *gram_story(st_engine *e, uint32_t owner)
+{
+    uint32_t slot = owner & 0xFFFFFFu, gen = (owner >> 24) & 0x7Fu;
+    if (slot >= e->n_slots)
+        return NULL;
+    story *s = &e->stories[slot];
+    return s->id && (s->gen & 0x7Fu) == gen ? s : NULL;
+}
+
+static uint32_t gram_owner(const st_engine *e, const story *s)
+{
+    return (uint32_t)(s - e->stories) | (s->gen & 0x7Fu) << 24;
+}
+
+/* Which stories own the document's 4-grams: each found counts for its
+ * story, which becomes a candidate if the names and words did not find it
+ * (a quotation is evidence enough to look). */
+static int count_grams(st_engine *e)
+{
+    const size_t mask = ((size_t)1 << GRAMS_BITS) - 1;
+    for (size_t i = 0; i < e->d.n_grams; i++) {
+        uint32_t g = e->d.grams[i];
+        uint64_t x = e->grams[g & mask];
+        if ((uint32_t)(x >> 32) != g || (x & GRAM_COMMON))
+            continue;
+        story *s = gram_story(e, (uint32_t)x);
+        if (!s || !in_window(e, s, e->d.date))
+            continue;
+        uint64_t slot = (uint64_t)(s - e->stories) + 1;
+        uint64_t *c = st_map_get(&e->acc, slot);
+        if (c) {
+            e->cands[*c].shared++;
+            continue;
+        }
+        if (e->n_cands == e->cap_cands) {
+            size_t cap = e->cap_cands ? e->cap_cands * 2 : 256;
+            cand *gr = realloc(e->cands, cap * sizeof *gr);
+            if (!gr)
+                return -4;
+            e->cands = gr;
+            e->cap_cands = cap;
+        }
+        if (!st_map_put(&e->acc, slot, e->n_cands))
+            return -4;
+        e->cands[e->n_cands++] = (cand){(uint32_t)(slot - 1), 0, 1};
+    }
+    /* a shared sentence weighs in the choice of candidates like a key term */
+    for (size_t i = 0; i < e->n_cands; i++)
+        e->cands[i].acc += 0.05f * (float)e->cands[i].shared;
+    return 0;
+}
+
+/* The document's 4-grams become the story's; one another story printed
+ * first becomes common (boilerplate, a stock phrase) and counts no more. */
+static void register_grams(st_engine *e, const story *s)
+{
+    const size_t mask = ((size_t)1 << GRAMS_BITS) - 1;
+    uint32_t me = gram_owner(e, s);
+    for (size_t i = 0; i < e->d.n_grams; i++) {
+        uint32_t g = e->d.grams[i];
+        uint64_t *x = &e->grams[g & mask];
+        if ((uint32_t)(*x >> 32) == g) {
+            if ((*x & GRAM_COMMON) || (uint32_t)*x == me)
+                continue;
+            if (gram_story(e, (uint32_t)*x)) {
+                *x |= GRAM_COMMON;
+                continue;
+            }
+        }
+        *x = (uint64_t)g << 32 | me; /* new, or its story closed: the latest wins */
+    }
+    e->grams_dirty = true;
 }
 
 /* The stories sharing the most weight of the document's key terms. */
@@ -1206,10 +1365,10 @@ static int candidates(st_engine *e)
             }
             if (!st_map_put(&e->acc, slot, e->n_cands))
                 return -4;
-            e->cands[e->n_cands++] = (cand){(uint32_t)(slot - 1), keys[i].w};
+            e->cands[e->n_cands++] = (cand){(uint32_t)(slot - 1), keys[i].w, 0};
         }
     }
-    return 0;
+    return count_grams(e);
 }
 
 static int by_acc_desc(const void *a, const void *b)
@@ -1299,10 +1458,12 @@ static void evidence(st_engine *e, const story *s, const double *f, int set, st_
 {
     const docv *d = &e->d;
     const double *w = e->m->w[set];
-    r->parts[0] = w[F_NAMES] * f[F_NAMES];
+    r->parts[0] = w[F_NAMES] * f[F_NAMES] + w[F_PEOPLE] * f[F_PEOPLE];
     r->parts[1] = w[F_TITLE] * f[F_TITLE] + w[F_TITLE_BODY] * f[F_TITLE_BODY];
     r->parts[2] = w[F_BODY] * f[F_BODY] + w[F_BODY_TITLE] * f[F_BODY_TITLE];
     r->parts[3] = w[F_GAP] * f[F_GAP] + w[F_NODATE] * f[F_NODATE];
+    r->parts[4] = w[F_QUOTES] * f[F_QUOTES];
+    r->shared_grams = (int)lround(expm1(f[F_QUOTES]));
     r->days_apart = ST_NO_DATE;
     if (d->date != ST_NO_DATE && s->last != ST_NO_DATE)
         r->days_apart = d->date > s->last ? d->date - s->last
@@ -1377,6 +1538,7 @@ int st_engine_add(st_engine *e, const st_input *in_raw, st_result *r)
         s->size++;
         s->seq = ++e->seq;
         s->dirty = true;
+        register_grams(e, s);
         if (!add_member(e, s, in.id))
             return -4;
         r->copy = true;
@@ -1393,7 +1555,7 @@ int st_engine_add(st_engine *e, const st_input *in_raw, st_result *r)
     for (size_t i = 0; i < nc; i++) {
         story *c = &e->stories[e->cands[i].slot];
         double f[ST_NF];
-        int set = features(e, c, f);
+        int set = features(e, c, e->cands[i].shared, f);
         double p = sigmoid(score(e, f, set));
         if (p > best_p || (p == best_p && best && c->seq > best->seq)) {
             best_p = p;
@@ -1440,7 +1602,7 @@ int st_engine_add_gold(st_engine *e, const st_input *in_raw, const char *gold, s
     for (size_t i = 0; i < nc; i++) {
         story *c = &e->stories[e->cands[i].slot];
         double f[ST_NF];
-        int set = features(e, c, f);
+        int set = features(e, c, e->cands[i].shared, f);
         fn(arg, f, set, c == gs);
         if (c == gs)
             *retrieved = true;
@@ -1752,11 +1914,22 @@ int st_engine_save(st_engine *e, const st_sink *out)
     }
     if (rc == 0)
         rc = out->counters(out->arg, e->df.seen_docs, e->now, e->seq);
+    if (rc == 0 && e->grams_dirty)
+        rc = out->grams(out->arg, e->grams, (size_t)1 << GRAMS_BITS);
     return rc;
+}
+
+int st_engine_load_grams(st_engine *e, const uint64_t *table, size_t n)
+{
+    if (n != (size_t)1 << GRAMS_BITS)
+        return -3;
+    memcpy(e->grams, table, n * sizeof *table);
+    return 0;
 }
 
 void st_engine_saved(st_engine *e)
 {
+    e->grams_dirty = false;
     for (size_t i = 0; i < e->n_slots; i++)
         e->stories[i].dirty = false;
     for (size_t i = 0; i < e->n_closed; i++)

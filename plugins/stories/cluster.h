@@ -26,13 +26,19 @@ enum {
     F_BIAS,
     F_TITLE,       /* cosine of the title words with the story's titles */
     F_BODY,        /* cosine of the body words with the story's bodies */
-    F_NAMES,       /* cosine of the entity names with the story's names */
+    F_NAMES,       /* cosine of the entity names (places, organisations, other)
+                    * with the story's */
     F_TITLE_BODY,  /* cosine of the title words with the story's bodies */
     F_BODY_TITLE,  /* cosine of the body words with the story's titles */
     F_GAP,         /* log(1 + days between the document and the story's dates) */
     F_NODATE,      /* 1 when either has no date */
     F_SIZE,        /* log of the story's size */
     F_SAME_SOURCE, /* 1 when the story has a document of the same outlet */
+    F_PEOPLE,      /* cosine of the people's names: the most telling names */
+    F_QUOTES,      /* log(1 + word 4-grams the document shares with the story and no
+                    * other story has): the quotations and sentences two reports
+                    * of one event print, where two reports of one topic share
+                    * only names */
     ST_NF
 };
 extern const char *const st_feature_names[ST_NF];
@@ -61,7 +67,12 @@ typedef struct st_params {
 typedef struct st_name {
     const char *s; /* canonical name */
     size_t n;
+    int person;    /* a person's name (PER) */
 } st_name;
+
+/* The term of a name: people's names are odd, other names even, so that
+ * one vector holds both and a comparison can tell them apart. */
+uint32_t st_name_term(const char *folded, size_t n, int person);
 
 typedef struct st_input {
     const char *id;
@@ -86,7 +97,9 @@ typedef struct st_result {
     bool copy;         /* joined its original's story without a vote */
     bool seen_before;  /* the same id again: its story, nothing learnt */
     double score;      /* probability, when joined */
-    double parts[4];   /* contributions to the log-odds: names, title, body, date */
+    double parts[5];   /* contributions to the log-odds: names, title, body, date,
+                        * quotes */
+    int shared_grams;  /* 4-grams shared with the story alone */
     int days_apart;    /* when joined and both dated; else ST_NO_DATE */
     const char *shared_names[ST_SHOW];
     int n_shared_names;
@@ -134,6 +147,8 @@ typedef struct st_sink {
     int (*df)(void *arg, uint32_t term, uint32_t seen);
     int (*member)(void *arg, const char *doc_id, const char *story_id);
     int (*counters)(void *arg, uint64_t docs, int now, uint64_t seq);
+    /* the 4-gram table, when it changed: n entries */
+    int (*grams)(void *arg, const uint64_t *table, size_t n);
 } st_sink;
 int st_engine_save(st_engine *e, const st_sink *out);
 /* After the store committed: nothing is dirty any more. */
@@ -145,6 +160,8 @@ int st_engine_load_story(st_engine *e, const void *blob, size_t len);
 int st_engine_load_df(st_engine *e, uint32_t term, uint32_t seen);
 int st_engine_load_member(st_engine *e, const char *doc_id, const char *story_id);
 void st_engine_load_counters(st_engine *e, uint64_t docs, int now, uint64_t seq);
+/* 0, or -3 when the table has another size than this build's. */
+int st_engine_load_grams(st_engine *e, const uint64_t *table, size_t n);
 
 /* Days since 1970 of a date written YYYY-MM-DD (anything may follow), or
  * ST_NO_DATE. */

@@ -70,10 +70,10 @@ df_entry *df_slot(df_table *d, uint32_t term)
 double df_idf(const df_table *d, uint32_t term)
 {
     const df_entry *e = df_find(d, term);
-    double df = e ? (double)e->prior + e->seen : 0;
-    double n = (double)(d->prior_docs + d->seen_docs);
-    double v = log((n + 1) / (df + 1)) + 1;
-    return v > 1 ? v : 1;
+    double prior = ((e ? e->prior : 0) + 0.5) / ((double)d->prior_docs + 1);
+    double w = d->prior_weight;
+    double p = ((e ? e->seen : 0) + w * prior) / ((double)d->seen_docs + w);
+    return p < 1 ? 1 - log(p) : 1;
 }
 
 size_t df_bytes(const df_table *d) { return d->cap * sizeof *d->e; }

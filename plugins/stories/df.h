@@ -21,6 +21,7 @@ typedef struct df_table {
     df_entry *e;
     size_t cap, n;
     uint64_t prior_docs, seen_docs;
+    double prior_weight; /* how many of the stream's documents the prior is worth */
 } df_table;
 
 bool df_init(df_table *d);
@@ -28,8 +29,12 @@ void df_free(df_table *d);
 /* The entry of a term, added when absent (NULL when memory runs out). */
 df_entry *df_slot(df_table *d, uint32_t term);
 const df_entry *df_find(const df_table *d, uint32_t term);
-/* log((N + 1) / (df + 1)) + 1 over prior and seen documents: a term never
- * seen weighs most, one in every document weighs 1. */
+/* 1 + log(1 / p), where p, the share of documents holding the term, is the
+ * stream's own share smoothed by the prior's, which counts as
+ * `prior_weight` documents: p = (seen + w * prior_share) / (N + w). So a
+ * long stream decides by its own counts (in a stream about one war, the
+ * war's names are common), and a stream of two articles still knows what
+ * is common in news. */
 double df_idf(const df_table *d, uint32_t term);
 size_t df_bytes(const df_table *d);
 

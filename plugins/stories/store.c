@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FORMAT "textmill-stories 1"
 
@@ -24,7 +25,9 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS members (doc TEXT NOT NULL, gen INTEGER NOT NULL,"
     " story TEXT NOT NULL, PRIMARY KEY (doc, gen)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS counters (gen INTEGER PRIMARY KEY, docs INTEGER NOT NULL,"
-    " now INTEGER NOT NULL, seq INTEGER NOT NULL);";
+    " now INTEGER NOT NULL, seq INTEGER NOT NULL);"
+    /* the 4-gram table: its nonzero entries as (u32 index, u64 value) pairs */
+    "CREATE TABLE IF NOT EXISTS grams (gen INTEGER PRIMARY KEY, blob BLOB NOT NULL);";
 
 /* Rows of runs that never completed go; of the rest, only the latest of
  * each key stays, and closed stories and their members go. */
@@ -33,6 +36,8 @@ static const char *cleanup =
     "DELETE FROM df WHERE gen > ?1;"
     "DELETE FROM members WHERE gen > ?1;"
     "DELETE FROM counters WHERE gen > ?1;"
+    "DELETE FROM grams WHERE gen > ?1;"
+    "DELETE FROM grams WHERE gen < (SELECT max(gen) FROM grams);"
     "DELETE FROM stories WHERE gen < (SELECT max(gen) FROM stories s WHERE s.id = stories.id);"
     "DELETE FROM stories WHERE blob IS NULL;"
     "DELETE FROM df WHERE gen < (SELECT max(gen) FROM df d WHERE d.term = df.term);"
@@ -92,6 +97,42 @@ static int check_format(st_store *s, char *err, size_t n)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, err, n, "cannot read");
 }
 
+static int load_grams(st_store *s, st_engine *e, char *err, size_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT blob FROM grams", -1, &st, NULL) != SQLITE_OK)
+        return fail(s, err, n, "cannot read");
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *b = sqlite3_column_blob(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        uint32_t size = 0;
+        if (len >= 4)
+            memcpy(&size, b, 4);
+        uint64_t *table = len >= 4 && (len - 4) % 12 == 0 && size && size <= (1u << 28)
+                              ? calloc(size, sizeof *table)
+                              : NULL;
+        for (size_t at = 4; table && at < len; at += 12) {
+            uint32_t ix;
+            memcpy(&ix, b + at, 4);
+            if (ix >= size) {
+                free(table);
+                table = NULL;
+                break;
+            }
+            memcpy(&table[ix], b + at + 4, 8);
+        }
+        if (!table || st_engine_load_grams(e, table, size) != 0) {
+            snprintf(err, n, "%s: the saved sentence table is damaged or of another build; move "
+                             "the file away to start the stories afresh", s->path);
+            rc = -1;
+        }
+        free(table);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int load(st_store *s, st_engine *e, char *err, size_t n)
 {
     sqlite3_stmt *st;
@@ -132,6 +173,8 @@ static int load(st_store *s, st_engine *e, char *err, size_t n)
                                 (int)sqlite3_column_int64(st, 1),
                                 (uint64_t)sqlite3_column_int64(st, 2));
     sqlite3_finalize(st);
+    if (rc == 0 && load_grams(s, e, err, n) != 0)
+        return -1;
     if (rc)
         snprintf(err, n, "%s: out of memory loading the stories", s->path);
     return rc;
@@ -147,7 +190,15 @@ st_store *st_store_open(const char *path, uint64_t committed, st_engine *e, char
         return NULL;
     }
     s->gen = committed;
-    /* O_NOFOLLOW: a link planted where the store belongs is refused */
+    /* O_NOFOLLOW: a link planted where the store belongs is refused; said
+     * here in so many words, as SQLite only says it cannot open the file */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        snprintf(err, err_len, "%s: is a symbolic link; the stories store is never opened "
+                               "through one (move it away, or put the store itself there)", path);
+        st_store_close(s);
+        return NULL;
+    }
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
                              NULL);
@@ -169,7 +220,7 @@ st_store *st_store_open(const char *path, uint64_t committed, st_engine *e, char
 
 typedef struct saver {
     st_store *s;
-    sqlite3_stmt *story, *df, *member, *counters;
+    sqlite3_stmt *story, *df, *member, *counters, *grams;
     sqlite3_int64 gen;
 } saver;
 
@@ -216,6 +267,31 @@ static int save_member(void *arg, const char *doc, const char *story)
     return step(v->member);
 }
 
+/* Sparse: (index, value) pairs of the nonzero entries, after the size. */
+static int save_grams(void *arg, const uint64_t *table, size_t n)
+{
+    saver *v = arg;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++)
+        used += table[i] != 0;
+    unsigned char *b = malloc(4 + used * 12);
+    if (!b)
+        return -4;
+    uint32_t size = (uint32_t)n;
+    memcpy(b, &size, 4);
+    size_t at = 4;
+    for (size_t i = 0; i < n; i++)
+        if (table[i]) {
+            uint32_t ix = (uint32_t)i;
+            memcpy(b + at, &ix, 4);
+            memcpy(b + at + 4, &table[i], 8);
+            at += 12;
+        }
+    sqlite3_bind_int64(v->grams, 1, v->gen);
+    sqlite3_bind_blob(v->grams, 2, b, (int)at, free);
+    return step(v->grams);
+}
+
 static int save_counters(void *arg, uint64_t docs, int now, uint64_t seq)
 {
     saver *v = arg;
@@ -238,10 +314,12 @@ int st_store_save(st_store *s, st_engine *e, char *err, size_t n)
          sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO members VALUES (?1, ?2, ?3)", -1,
                             &v.member, NULL) ||
          sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO counters VALUES (?1, ?2, ?3, ?4)", -1,
-                            &v.counters, NULL)))
+                            &v.counters, NULL) ||
+         sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO grams VALUES (?1, ?2)", -1, &v.grams,
+                            NULL)))
         rc = -1;
     if (rc == 0) {
-        st_sink out = {&v, save_story, save_closed, save_df, save_member, save_counters};
+        st_sink out = {&v, save_story, save_closed, save_df, save_member, save_counters, save_grams};
         rc = st_engine_save(e, &out);
         if (rc == -4) {
             snprintf(err, n, "%s: out of memory saving the stories", s->path);
@@ -252,6 +330,7 @@ int st_store_save(st_store *s, st_engine *e, char *err, size_t n)
     sqlite3_finalize(v.df);
     sqlite3_finalize(v.member);
     sqlite3_finalize(v.counters);
+    sqlite3_finalize(v.grams);
     if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
         s->gen++;
         st_engine_saved(e);

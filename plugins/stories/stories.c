@@ -29,7 +29,7 @@ typedef struct config {
 } config;
 
 static const tm_option options[] = {
-    {.name = "window", .type = TM_OPT_INT, .def = "30", .min = 0, .max = 3650,
+    {.name = "window", .type = TM_OPT_INT, .def = "90", .min = 0, .max = 3650,
      .offset = offsetof(config, window),
      .help = "Days a story stays open after its last document; a later document starts a new "
              "story. Dates come from meta.date; undated documents are compared with every open "
@@ -38,7 +38,7 @@ static const tm_option options[] = {
      .offset = offsetof(config, threshold),
      .help = "Probability (0-1] at which a document joins its most likely story; unset or 0: "
              "the model's own, chosen on development data. Higher: fewer, purer merges."},
-    {.name = "max_open", .type = TM_OPT_INT, .def = "100000", .min = 100, .max = 1e8,
+    {.name = "max_open", .type = TM_OPT_INT, .def = "100000", .min = 100, .max = 1e7,
      .offset = offsetof(config, max_open),
      .help = "Open stories kept at most (about 2 kB each); past it the least recently joined "
              "close first."},
@@ -217,7 +217,7 @@ static int input_of(state *s, const tm_doc *d, st_input *in, char *src, size_t c
         size_t len = nm ? strlen(nm) : a->end - a->start;
         if (!nm)
             nm = d->text + a->start;
-        s->names[in->n_names++] = (st_name){nm, len};
+        s->names[in->n_names++] = (st_name){nm, len, !strcmp(a->type, "PER")};
     }
     in->names = s->names;
     return TM_OK;
@@ -245,11 +245,12 @@ static char *evidence_json(const st_result *r, const char *copy_of)
         cJSON_AddStringToObject(o, "copy_of", copy_of ? copy_of : "");
     } else {
         cJSON *parts = cJSON_AddObjectToObject(o, "parts");
-        static const char *const part_names[4] = {"names", "title", "body", "date"};
-        for (int i = 0; parts && i < 4; i++)
+        static const char *const part_names[5] = {"names", "title", "body", "date", "quotes"};
+        for (int i = 0; parts && i < 5; i++)
             cJSON_AddNumberToObject(parts, part_names[i], round4(r->parts[i]));
         cJSON_AddItemToObject(o, "names", string_array(r->shared_names, r->n_shared_names));
         cJSON_AddItemToObject(o, "terms", string_array(r->shared_terms, r->n_shared_terms));
+        cJSON_AddNumberToObject(o, "shared_4grams", r->shared_grams);
         if (r->days_apart != ST_NO_DATE)
             cJSON_AddNumberToObject(o, "days_apart", r->days_apart);
     }

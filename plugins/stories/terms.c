@@ -39,6 +39,7 @@ typedef struct cache_entry {
     uint64_t key;  /* hash of the raw word; 0 empty */
     uint32_t term; /* 0: a stop word or nothing left */
     uint32_t word; /* offset of the folded word in the arena */
+    uint32_t fold; /* hash of the folded word, stop words too */
 } cache_entry;
 
 typedef struct slot {
@@ -63,9 +64,17 @@ struct st_terms {
     uint32_t gen;
     char *fold;
     size_t fold_cap;
+    uint32_t *seq; /* the words in order */
+    size_t n_seq, seq_cap;
 };
 
 #define CACHE_MAX (1u << 20) /* distinct raw words remembered; then start again */
+
+const uint32_t *st_terms_sequence(const st_terms *t, size_t *n)
+{
+    *n = t->n_seq;
+    return t->seq;
+}
 
 uint32_t st_hash(const char *s, size_t n, uint32_t kind)
 {
@@ -128,6 +137,7 @@ void st_terms_free(st_terms *t)
     free(t->out);
     free(t->slots);
     free(t->fold);
+    free(t->seq);
     free(t);
 }
 
@@ -228,7 +238,7 @@ static cache_entry *lookup(st_terms *t, const char *w, size_t n)
         t->fold_cap = n * 4 + 16;
     }
     size_t fl = st_fold_name(w, n, t->fold, t->fold_cap);
-    cache_entry e = {.key = key};
+    cache_entry e = {.key = key, .fold = fl ? st_hash(t->fold, fl, 5) : 0};
     /* one-character words and stop words carry no story */
     if (fl > 1 && !is_stop(t, t->fold, fl)) {
         const sb_symbol *st = sb_stemmer_stem(t->stem, (const sb_symbol *)t->fold, (int)fl);
@@ -309,6 +319,7 @@ long st_terms_of(st_terms *t, const char *text, size_t len, size_t max_words, st
         t->gen = 1;
     }
     size_t n_out = 0, words = 0;
+    t->n_seq = 0;
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
     while (i < len && (!max_words || words < max_words) && n_out * 2 < t->slot_cap) {
@@ -357,6 +368,15 @@ long st_terms_of(st_terms *t, const char *text, size_t len, size_t max_words, st
         cache_entry *e = lookup(t, text + a, b - a);
         if (!e)
             return -1;
+        if (t->n_seq == t->seq_cap) {
+            size_t cap = t->seq_cap ? t->seq_cap * 2 : 1024;
+            uint32_t *g = realloc(t->seq, cap * sizeof *g);
+            if (!g)
+                return -1;
+            t->seq = g;
+            t->seq_cap = cap;
+        }
+        t->seq[t->n_seq++] = e->fold;
         if (e->term && !add_term(t, e->term, e->word, &n_out))
             return -1;
     }

@@ -31,6 +31,12 @@ void st_terms_free(st_terms *t);
  * words are read (0: all), so a 20 MB text costs what its head costs. */
 long st_terms_of(st_terms *t, const char *text, size_t len, size_t max_words, st_term **out);
 
+/* The words of the last st_terms_of text in order, every word (stop words
+ * too), as hashes of their folded forms: for word n-grams, which catch the
+ * quotations and sentences two reports of one event share. Borrowed until
+ * the next call. */
+const uint32_t *st_terms_sequence(const st_terms *t, size_t *n);
+
 /* The hash of an already folded name or term string (used for entity names,
  * which are not stemmed). */
 uint32_t st_hash(const char *s, size_t n, uint32_t kind);

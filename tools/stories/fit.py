@@ -10,8 +10,9 @@ left out, which is what the stage uses when no entity stage ran or a side
 has no names."""
 import math, sys
 
-FEATURES = "bias title body names title_body body_title gap nodate size same_source".split()
+FEATURES = "bias title body names title_body body_title gap nodate size same_source people quotes".split()
 NAMES = FEATURES.index("names")
+PEOPLE = FEATURES.index("people")
 L2 = 1.0
 
 
@@ -72,7 +73,7 @@ def main():
             rows0.append((y, x))
         rows_all.append((y, x))
     names = fit(rows0, list(range(len(FEATURES))))
-    nonames = fit(rows_all, [i for i in range(len(FEATURES)) if i != NAMES])
+    nonames = fit(rows_all, [i for i in range(len(FEATURES)) if i not in (NAMES, PEOPLE)])
     print("textmill-stories-model 1")
     print("# fitted by tools/stories/fit.py; see plugins/stories/model/README.md")
     print("features " + " ".join(FEATURES))

@@ -19,12 +19,12 @@ for line in sys.stdin:
         docs += 1
         continue
     kind, term = line.split("\t", 1)
-    if kind == "n":
+    if kind in "np":
         term = term.replace("\t", " ").strip()
     seen.add((kind, term))
 df.update(seen)
-print("# textmill stories: document frequencies of stems (w) and entity names (n)")
+print("# textmill stories: document frequencies of stems (w), names of people (p) and other names (n)")
 print(f"docs\t{docs}")
-for (kind, term), n in sorted(df.items(), key=lambda x: (x[0][0] != "w", -x[1], x[0][1])):
+for (kind, term), n in sorted(df.items(), key=lambda x: ("wpn".index(x[0][0]), -x[1], x[0][1])):
     if n >= min_df and term:
         print(f"{kind}\t{term}\t{n}")

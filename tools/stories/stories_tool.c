@@ -67,7 +67,7 @@ static int parse(const char *line, doc *d)
         if (!canon)
             canon = str_of(a, "label");
         if (canon)
-            d->names[n++] = (st_name){canon, strlen(canon)};
+            d->names[n++] = (st_name){canon, strlen(canon), !strcmp(type, "PER")};
     }
     d->in.n_names = n;
     d->in.names = d->names;
@@ -133,7 +133,8 @@ static int count_df_table(int argc, char **argv)
                 }
             }
             for (size_t k = 0; k < d.in.n_names; k++)
-                printf("n\t%.*s\n", (int)d.names[k].n, d.names[k].s);
+                printf("%c\t%.*s\n", d.names[k].person ? 'p' : 'n', (int)d.names[k].n,
+                       d.names[k].s);
             doc_free(&d);
         }
         free(line);
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     int rc = 0;
-    if (!strcmp(mode, "pairs")) {
+    if (!strcmp(mode, "pairs") || !strcmp(mode, "pair-features")) {
         while (read_line(f, &line, &cap)) {
             cJSON *j = cJSON_Parse(line);
             char *a = j ? cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "a")) : NULL;
@@ -183,9 +184,18 @@ int main(int argc, char **argv)
             }
             st_engine *e = engine(m, window, 0);
             st_result r;
-            st_engine_add(e, &da.in, &r);
-            st_engine_add(e, &db.in, &r);
-            printf("%.6f\n", r.joined ? r.score : 0.0);
+            if (!strcmp(mode, "pair-features")) {
+                /* the features of b against a's story, one row (or none) */
+                bool open, found;
+                st_engine_add_gold(e, &da.in, "a", row, NULL, &open, &found);
+                st_engine_add_gold(e, &db.in, "a", row, NULL, &open, &found);
+                if (!found)
+                    printf("-\n");
+            } else {
+                st_engine_add(e, &da.in, &r);
+                st_engine_add(e, &db.in, &r);
+                printf("%.6f\n", r.joined ? r.score : 0.0);
+            }
             st_engine_free(e);
             doc_free(&da);
             doc_free(&db);
