@@ -101,7 +101,7 @@ def db_rows(path):
                         ("mentions m JOIN documents d ON d.doc = m.doc JOIN entities e ON e.entity = m.entity",
                          "d.id, m.start, m.end, e.canonical, e.type"),
                         ("duplicates", "doc_id, duplicate_of, kind, similarity"),
-                        ("stories", "doc_id, story_id")]:
+                        ("story_documents", "doc_id, story_id")]:
         out[table.split()[0]] = sorted(con.execute(f"SELECT {cols} FROM {table}").fetchall())
     out["fts"] = con.execute("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'azerbaijan'").fetchone()
     out["integrity"] = con.execute("PRAGMA integrity_check").fetchone()[0]

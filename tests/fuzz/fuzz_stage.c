@@ -28,7 +28,8 @@ static const struct {
     bool persistent; /* init is too slow to repeat per input */
 } setups[] = {
     {"cleanup", "{typography: true, min_docs: 2, window: 4}", false},
-    {"dedupe", "{mode: mark, story_window: 10, min_paragraph_chars: 20}", false},
+    {"dedupe", "{mode: mark, min_paragraph_chars: 20}", false},
+    {"stories", "{window: 3, max_open: 100}", false},
     {"entities", "{cache: false}", true},
     {"filter", "{min_bytes: 16, max_bytes: 64k, exclude: '(?i)\\bcookies?\\b', "
                "ignore_case: true, field: lang, values: [en, fr], keep_missing: true}", false},
