@@ -179,4 +179,5 @@ def main():
         print(f"   {k}: {json.dumps(cluster(tool, out, os.path.join(work, f'heldout.{k}.jsonl'), window))}")
 
 
-main()
+if __name__ == "__main__":
+    main()
