@@ -22,6 +22,7 @@ const char *const st_feature_names[ST_NF] = {"bias",       "title",      "body",
 #define TITLE_KEEP 32
 #define NAMES_KEEP 48
 #define LABEL_KEEP 32
+#define LABEL_BYTES 300    /* a label is a headline: a longer title is cut */
 #define DOC_BODY_KEEP 200  /* a document's body vector */
 #define DOC_WORDS 5000     /* words read of a body: a 20 MB text costs its head */
 #define KEYS_BODY 12       /* a document's body terms looked up in the index */
@@ -183,7 +184,10 @@ int st_parse_date(const char *s, size_t n)
         if (i == 4 || i == 7 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
             return ST_NO_DATE;
     int y = atoi(s), mo = (s[5] - '0') * 10 + s[6] - '0', d = (s[8] - '0') * 10 + s[9] - '0';
-    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+    /* a day past its month's end (2023-02-29, 2024-04-31) is no date */
+    static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] + (mo == 2 && leap))
         return ST_NO_DATE;
     /* days from civil (proleptic Gregorian) */
     y -= mo <= 2;
@@ -1143,7 +1147,15 @@ static bool update_label(st_engine *e, story *s, const st_input *in)
     }
     if (s->label && mine <= theirs)
         return true;
-    char *l = dupstr(in->title, in->title_len);
+    /* cut at a character boundary: a 1 MB title must not become a 1 MB
+     * label held by the story and written on each of its documents */
+    size_t n = in->title_len;
+    if (n > LABEL_BYTES) {
+        n = LABEL_BYTES;
+        while (n > 0 && ((unsigned char)in->title[n] & 0xc0) == 0x80)
+            n--;
+    }
+    char *l = dupstr(in->title, n);
     if (!l || !sv_copy(&s->label_vec, &e->d.body)) {
         free(l);
         return false;
@@ -1658,7 +1670,7 @@ typedef struct buf {
 
 static void put(buf *b, const void *x, size_t n)
 {
-    if (b->oom)
+    if (b->oom || !n) /* an empty vector's arrays may be NULL: no memcpy from them */
         return;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 1024;
@@ -1729,6 +1741,8 @@ typedef struct rd {
 
 static void get(rd *r, void *x, size_t n)
 {
+    if (!n) /* into an empty vector, whose arrays may be NULL */
+        return;
     if (r->bad || r->n - r->at < n) {
         r->bad = true;
         memset(x, 0, n);
@@ -1852,7 +1866,10 @@ int st_engine_load_story(st_engine *e, const void *blob, size_t len)
             e->seq = s->seq;
     }
     if (r.bad || oom) {
-        if (s->id)
+        /* the id's entry goes only if it is this slot's: a blob refused as
+         * the same story twice must not unlink the story loaded first */
+        uint64_t *mine = s->id ? st_map_get(&e->ids, hash_id(s->id)) : NULL;
+        if (mine && *mine == ref_of(e, s))
             st_map_del(&e->ids, hash_id(s->id));
         story_clear(s);
         s->gen++;
