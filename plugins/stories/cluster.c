@@ -28,8 +28,8 @@ const char *const st_feature_names[ST_NF] = {"bias",       "title",      "body",
 #define KEYS_BODY 12       /* a document's body terms looked up in the index */
 #define KEYS_NAMES 12
 #define KEYS_TITLE 8
-#define POSTINGS_MAX 256   /* stories remembered per term: the most recent */
-#define CANDIDATES 16      /* stories compared in full per document */
+#define POSTINGS_MAX 64    /* stories remembered per term: the most recent */
+#define CANDIDATES 12      /* stories compared in full per document */
 #define SOURCES_MAX 16     /* outlets remembered per story (for same_source) */
 #define SHOW_MAX 16        /* names and words a story keeps to show */
 #define MEMBERS_MAX 1000   /* member ids per story, for copies and re-runs */
@@ -1253,7 +1253,10 @@ static int features(const st_engine *e, const story *s, uint32_t shared, double 
         int gap = d->date > s->last ? d->date - s->last : d->date < s->first ? s->first - d->date : 0;
         f[F_GAP] = log1p(gap);
     }
-    f[F_SIZE] = log(s->size);
+    /* the model learnt this weight on stories of at most 22 documents; past
+     * that it is extrapolation, and a story of a thousand would refuse
+     * everyone however alike: the feature stops growing at 32 */
+    f[F_SIZE] = log(s->size < 32 ? s->size : 32);
     for (uint32_t i = 0; i < s->n_sources && d->source; i++)
         if (s->sources[i] == d->source)
             f[F_SAME_SOURCE] = 1;
