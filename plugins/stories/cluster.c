@@ -131,8 +131,6 @@ struct st_engine {
     size_t closed_since_compact;
     char **closed; /* ids of stories closed since the last save */
     size_t n_closed, cap_closed;
-    char **new_members; /* "doc\0story" pairs added since the last save */
-    size_t n_new_members, cap_new_members;
     uint64_t docs, seq;
     int now;
     size_t opened, n_closed_total;
@@ -431,9 +429,6 @@ void st_engine_free(st_engine *e)
     for (size_t i = 0; i < e->n_closed; i++)
         free(e->closed[i]);
     free(e->closed);
-    for (size_t i = 0; i < e->n_new_members; i++)
-        free(e->new_members[i]);
-    free(e->new_members);
     st_map_free(&e->acc);
     free(e->cands);
     docv_free(&e->d);
@@ -1006,22 +1001,6 @@ static bool add_member(st_engine *e, story *s, const char *doc_id)
         if (!st_map_put(&e->members, h, ref_of(e, s)))
             return false;
     }
-    /* for the store: "doc\0story" */
-    if (e->n_new_members == e->cap_new_members) {
-        size_t cap = e->cap_new_members ? e->cap_new_members * 2 : 256;
-        char **g = realloc(e->new_members, cap * sizeof *g);
-        if (!g)
-            return false;
-        e->new_members = g;
-        e->cap_new_members = cap;
-    }
-    size_t a = strlen(doc_id), b = strlen(s->id);
-    char *p = malloc(a + b + 2);
-    if (!p)
-        return false;
-    memcpy(p, doc_id, a + 1);
-    memcpy(p + a + 1, s->id, b + 1);
-    e->new_members[e->n_new_members++] = p;
     return true;
 }
 
@@ -1161,6 +1140,7 @@ static bool update_label(st_engine *e, story *s, const st_input *in)
         return false;
     }
     sv_truncate(&s->label_vec, LABEL_KEEP);
+    sv_shrink(&s->label_vec);
     free(s->label);
     s->label = l;
     return true;
@@ -1187,6 +1167,9 @@ static bool join(st_engine *e, story *s, const st_input *in)
     sv_truncate(&s->title, TITLE_KEEP);
     sv_truncate(&s->body, BODY_KEEP);
     sv_truncate(&s->names, NAMES_KEEP);
+    sv_shrink(&s->title);
+    sv_shrink(&s->body);
+    sv_shrink(&s->names);
     set_norms(s);
     widen_dates(s, d->date);
     add_source(s, d->source);
@@ -1647,14 +1630,15 @@ void st_engine_stats(const st_engine *e, st_stats *st)
             b += strlen(s->show[k].s) + 1;
         st->story_bytes += b;
     }
-    st->story_bytes += (e->cap_slots - e->n_slots) * sizeof(story) + st_map_bytes(&e->ids) +
-                       st_map_bytes(&e->members);
-    size_t ib = st_map_bytes(&e->keys) + e->cap_lists * sizeof(plist);
+    size_t ib = st_map_bytes(&e->keys) + e->cap_lists * sizeof(plist) +
+                (e->cap_slots - e->n_slots) * sizeof(story) + st_map_bytes(&e->ids) +
+                st_map_bytes(&e->members);
     for (size_t i = 0; i < e->n_lists; i++)
         ib += e->lists[i].cap * sizeof(uint64_t);
     st->index_bytes = ib;
     st->df_bytes = df_bytes(&e->df);
-    st->bytes = st->story_bytes + st->index_bytes + st->df_bytes;
+    st->grams_bytes = ((size_t)1 << GRAMS_BITS) * sizeof *e->grams;
+    st->bytes = st->story_bytes + st->index_bytes + st->df_bytes + st->grams_bytes;
 }
 
 /* ---- serialisation ----------------------------------------------------------------- */
@@ -1892,15 +1876,6 @@ int st_engine_load_df(st_engine *e, uint32_t term, uint32_t seen)
     return 0;
 }
 
-int st_engine_load_member(st_engine *e, const char *doc_id, const char *story_id)
-{
-    uint64_t *r = st_map_get(&e->ids, hash_id(story_id));
-    story *s = r ? slot_story(e, *r) : NULL;
-    if (!s)
-        return 0; /* its story closed: nothing to find it by */
-    return st_map_put(&e->members, hash_id(doc_id), *r) ? 0 : -4;
-}
-
 void st_engine_load_counters(st_engine *e, uint64_t docs, int now, uint64_t seq)
 {
     e->df.seen_docs = docs;
@@ -1928,10 +1903,6 @@ int st_engine_save(st_engine *e, const st_sink *out)
     for (size_t i = 0; i < e->df.cap && rc == 0; i++)
         if (e->df.e[i].term && e->df.e[i].dirty)
             rc = out->df(out->arg, e->df.e[i].term, e->df.e[i].seen);
-    for (size_t i = 0; i < e->n_new_members && rc == 0; i++) {
-        const char *doc = e->new_members[i];
-        rc = out->member(out->arg, doc, doc + strlen(doc) + 1);
-    }
     if (rc == 0)
         rc = out->counters(out->arg, e->df.seen_docs, e->now, e->seq);
     if (rc == 0 && e->grams_dirty)
@@ -1957,7 +1928,4 @@ void st_engine_saved(st_engine *e)
     e->n_closed = 0;
     for (size_t i = 0; i < e->df.cap; i++)
         e->df.e[i].dirty = 0;
-    for (size_t i = 0; i < e->n_new_members; i++)
-        free(e->new_members[i]);
-    e->n_new_members = 0;
 }

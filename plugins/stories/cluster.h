@@ -132,20 +132,24 @@ int st_engine_add_gold(st_engine *e, const st_input *in, const char *gold, st_fe
 
 /* Counts for the run summary and the memory report. */
 typedef struct st_stats {
-    size_t open, opened, closed, bytes, story_bytes, df_bytes, index_bytes;
+    size_t open, opened, closed;
+    size_t bytes;       /* all the engine holds */
+    size_t story_bytes; /* the open stories themselves (centroids, label, names shown,
+                         * members): what one more open story costs, times open */
+    size_t df_bytes, index_bytes, grams_bytes;
 } st_stats;
 void st_engine_stats(const st_engine *e, st_stats *s);
 
 /* Serialisation of the engine for a store: the stories changed since the
- * last st_engine_saved() (blob: see cluster.c), the ids of stories closed,
- * the document frequencies changed, the member ids added, and the stream's
- * counters. */
+ * last st_engine_saved() (blob: see cluster.c; it holds the hashes of its
+ * members' ids, so a copy or a re-run tomorrow finds its story), the ids of
+ * stories closed, the document frequencies changed, the stream's counters
+ * and the 4-gram table. */
 typedef struct st_sink {
     void *arg;
     int (*story)(void *arg, const char *id, const void *blob, size_t len);
     int (*closed)(void *arg, const char *id);
     int (*df)(void *arg, uint32_t term, uint32_t seen);
-    int (*member)(void *arg, const char *doc_id, const char *story_id);
     int (*counters)(void *arg, uint64_t docs, int now, uint64_t seq);
     /* the 4-gram table, when it changed: n entries */
     int (*grams)(void *arg, const uint64_t *table, size_t n);
@@ -158,7 +162,6 @@ void st_engine_saved(st_engine *e);
  * -3 (a blob this version cannot read). */
 int st_engine_load_story(st_engine *e, const void *blob, size_t len);
 int st_engine_load_df(st_engine *e, uint32_t term, uint32_t seen);
-int st_engine_load_member(st_engine *e, const char *doc_id, const char *story_id);
 void st_engine_load_counters(st_engine *e, uint64_t docs, int now, uint64_t seq);
 /* 0, or -3 when the table has another size than this build's. */
 int st_engine_load_grams(st_engine *e, const uint64_t *table, size_t n);

@@ -22,27 +22,22 @@ static const char *schema =
     " PRIMARY KEY (id, gen)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS df (term INTEGER NOT NULL, gen INTEGER NOT NULL,"
     " seen INTEGER NOT NULL, PRIMARY KEY (term, gen)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS members (doc TEXT NOT NULL, gen INTEGER NOT NULL,"
-    " story TEXT NOT NULL, PRIMARY KEY (doc, gen)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS counters (gen INTEGER PRIMARY KEY, docs INTEGER NOT NULL,"
     " now INTEGER NOT NULL, seq INTEGER NOT NULL);"
     /* the 4-gram table: its nonzero entries as (u32 index, u64 value) pairs */
     "CREATE TABLE IF NOT EXISTS grams (gen INTEGER PRIMARY KEY, blob BLOB NOT NULL);";
 
 /* Rows of runs that never completed go; of the rest, only the latest of
- * each key stays, and closed stories and their members go. */
+ * each key stays, and closed stories go. */
 static const char *cleanup =
     "DELETE FROM stories WHERE gen > ?1;"
     "DELETE FROM df WHERE gen > ?1;"
-    "DELETE FROM members WHERE gen > ?1;"
     "DELETE FROM counters WHERE gen > ?1;"
     "DELETE FROM grams WHERE gen > ?1;"
     "DELETE FROM grams WHERE gen < (SELECT max(gen) FROM grams);"
     "DELETE FROM stories WHERE gen < (SELECT max(gen) FROM stories s WHERE s.id = stories.id);"
     "DELETE FROM stories WHERE blob IS NULL;"
     "DELETE FROM df WHERE gen < (SELECT max(gen) FROM df d WHERE d.term = df.term);"
-    "DELETE FROM members WHERE gen < (SELECT max(gen) FROM members m WHERE m.doc = members.doc);"
-    "DELETE FROM members WHERE story NOT IN (SELECT id FROM stories);"
     "DELETE FROM counters WHERE gen < (SELECT max(gen) FROM counters);";
 
 static int fail(st_store *s, char *err, size_t n, const char *what)
@@ -95,6 +90,27 @@ static int check_format(st_store *s, char *err, size_t n)
                      NULL) != SQLITE_OK)
         return fail(s, err, n, "cannot write");
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, err, n, "cannot read");
+}
+
+/* A database with tables but not ours (no `info`) is someone else's file:
+ * it is refused, never taken over. */
+static int foreign(st_store *s, char *err, size_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT count(*), count(*) FILTER (WHERE name = 'info') FROM "
+                           "sqlite_master WHERE type = 'table'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, err, n, "not a stories store");
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0 &&
+        sqlite3_column_int(st, 1) == 0) {
+        snprintf(err, n, "%s: a database that is not a stories store; move it away or name the "
+                         "step differently", s->path);
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static int load_grams(st_store *s, st_engine *e, char *err, size_t n)
@@ -159,12 +175,6 @@ static int load(st_store *s, st_engine *e, char *err, size_t n)
         rc = st_engine_load_df(e, (uint32_t)sqlite3_column_int64(st, 0),
                                (uint32_t)sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(s->db, "SELECT doc, story FROM members", -1, &st, NULL) != SQLITE_OK)
-        return fail(s, err, n, "cannot read");
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-        rc = st_engine_load_member(e, (const char *)sqlite3_column_text(st, 0),
-                                   (const char *)sqlite3_column_text(st, 1));
-    sqlite3_finalize(st);
     if (sqlite3_prepare_v2(s->db, "SELECT docs, now, seq FROM counters", -1, &st, NULL) !=
         SQLITE_OK)
         return fail(s, err, n, "cannot read");
@@ -204,6 +214,7 @@ st_store *st_store_open(const char *path, uint64_t committed, st_engine *e, char
                              NULL);
     if (rc != SQLITE_OK || sqlite3_exec(s->db, "PRAGMA busy_timeout = 5000", NULL, NULL, NULL) ||
         sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        foreign(s, err, err_len) != 0 ||
         sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
         check_format(s, err, err_len) != 0 || exec_gen(s, cleanup, committed, err, err_len) != 0 ||
         load(s, e, err, err_len) != 0 ||
@@ -220,7 +231,7 @@ st_store *st_store_open(const char *path, uint64_t committed, st_engine *e, char
 
 typedef struct saver {
     st_store *s;
-    sqlite3_stmt *story, *df, *member, *counters, *grams;
+    sqlite3_stmt *story, *df, *counters, *grams;
     sqlite3_int64 gen;
 } saver;
 
@@ -256,15 +267,6 @@ static int save_df(void *arg, uint32_t term, uint32_t seen)
     sqlite3_bind_int64(v->df, 2, v->gen);
     sqlite3_bind_int64(v->df, 3, seen);
     return step(v->df);
-}
-
-static int save_member(void *arg, const char *doc, const char *story)
-{
-    saver *v = arg;
-    sqlite3_bind_text(v->member, 1, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(v->member, 2, v->gen);
-    sqlite3_bind_text(v->member, 3, story, -1, SQLITE_STATIC);
-    return step(v->member);
 }
 
 /* Sparse: (index, value) pairs of the nonzero entries, after the size. */
@@ -311,15 +313,13 @@ int st_store_save(st_store *s, st_engine *e, char *err, size_t n)
                             &v.story, NULL) ||
          sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO df VALUES (?1, ?2, ?3)", -1, &v.df,
                             NULL) ||
-         sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO members VALUES (?1, ?2, ?3)", -1,
-                            &v.member, NULL) ||
          sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO counters VALUES (?1, ?2, ?3, ?4)", -1,
                             &v.counters, NULL) ||
          sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO grams VALUES (?1, ?2)", -1, &v.grams,
                             NULL)))
         rc = -1;
     if (rc == 0) {
-        st_sink out = {&v, save_story, save_closed, save_df, save_member, save_counters, save_grams};
+        st_sink out = {&v, save_story, save_closed, save_df, save_counters, save_grams};
         rc = st_engine_save(e, &out);
         if (rc == -4) {
             snprintf(err, n, "%s: out of memory saving the stories", s->path);
@@ -328,7 +328,6 @@ int st_store_save(st_store *s, st_engine *e, char *err, size_t n)
     }
     sqlite3_finalize(v.story);
     sqlite3_finalize(v.df);
-    sqlite3_finalize(v.member);
     sqlite3_finalize(v.counters);
     sqlite3_finalize(v.grams);
     if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {

@@ -332,7 +332,7 @@ static int commit(void *st, tm_ctx *ctx)
     s->host->count(ctx, "open_stories", (int64_t)sts.open);
     s->host->count(ctx, "memory_bytes", (int64_t)sts.bytes);
     s->host->count(ctx, "bytes_per_open_story",
-                   sts.open ? (int64_t)(sts.story_bytes + sts.index_bytes) / (int64_t)sts.open : 0);
+                   sts.open ? (int64_t)sts.story_bytes / (int64_t)sts.open : 0);
     if (!s->store)
         return TM_OK;
     char err[1024] = "", gen[32];

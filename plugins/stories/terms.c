@@ -225,7 +225,7 @@ static cache_entry *lookup(st_terms *t, const char *w, size_t n)
             return &t->cache[j];
         j = (j + 1) & (t->cache_cap - 1);
     }
-    if ((t->cache_n + 1) * 4 > t->cache_cap * 3) {
+    if ((t->cache_n + 1) * 2 > t->cache_cap) { /* half full at most: short probes */
         if (!grow_cache(t))
             return NULL;
         return lookup(t, w, n);
@@ -300,7 +300,10 @@ long st_terms_of(st_terms *t, const char *text, size_t len, size_t max_words, st
         t->arena_len = 0;
     }
     /* at most one distinct term per word: size the table for the words */
-    size_t words_max = max_words ? max_words : len / 2 + 1;
+    /* a word takes two bytes at least (a letter and a separator) */
+    size_t words_max = len / 2 + 1;
+    if (max_words && max_words < words_max)
+        words_max = max_words;
     size_t need = 64;
     while (need < words_max * 2 && need < (1u << 20))
         need *= 2;

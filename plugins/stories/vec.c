@@ -235,6 +235,21 @@ void sv_truncate(sv *v, uint32_t keep)
     v->n = o;
 }
 
+void sv_shrink(sv *v)
+{
+    if (v->cap <= v->n + v->n / 4 + 4)
+        return;
+    uint32_t cap = v->n ? v->n : 1;
+    uint32_t *t = realloc(v->t, cap * sizeof *t);
+    if (t)
+        v->t = t;
+    float *w = realloc(v->w, cap * sizeof *w);
+    if (w)
+        v->w = w;
+    if (t && w)
+        v->cap = cap;
+}
+
 float sv_get(const sv *v, uint32_t term)
 {
     uint32_t lo = 0, hi = v->n;

@@ -26,6 +26,9 @@ void sv_scale(sv *v, float k);
 bool sv_add(sv *dst, const sv *src, float k);
 /* Keeps the `keep` largest weights (stays sorted by term). */
 void sv_truncate(sv *v, uint32_t keep);
+/* Gives back the capacity a merge left unused (a centroid is kept for days:
+ * its slack would be most of its memory). */
+void sv_shrink(sv *v);
 /* The weight of one term, 0 when absent (binary search). */
 float sv_get(const sv *v, uint32_t term);
 bool sv_copy(sv *dst, const sv *src);

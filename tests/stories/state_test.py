@@ -88,7 +88,8 @@ def store_view(state):
 
     v = {"stories": [r for r in latest("stories", "id", "blob") if r[1] is not None],
          "df": latest("df", "term", "seen"),
-         "members": latest("members", "doc", "story"),
+         "grams": con.execute("SELECT blob FROM grams WHERE gen <= ? ORDER BY gen DESC LIMIT 1",
+                              (g,)).fetchall(),
          "counters": con.execute("SELECT docs, now, seq FROM counters WHERE gen <= ? "
                                  "ORDER BY gen DESC LIMIT 1", (g,)).fetchall()}
     con.close()
@@ -151,7 +152,7 @@ check("the re-run: every document gets its night-1 story",
 check("the re-run: every document is counted seen_before, none joined or new",
       st.get("seen_before") == len(NIGHTS[0]) and not st.get("joined") and not st.get("new_stories"), st)
 after = store_view(rerun_state)
-check("the re-run: the store holds what it held (stories, frequencies, members, counters)",
+check("the re-run: the store holds what it held (stories with their members, frequencies, counters, 4-grams)",
       before == after, {k: (len(before[k]), len(after[k])) for k in before})
 rc1, err1, d_rerun, _ = run("night3-after-rerun", [night_files[2]], rerun_state)
 rc2, err2, d_plain, _ = run("night3-no-rerun", [night_files[2]], os.path.join(work, "state-norerun"))

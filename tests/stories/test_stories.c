@@ -470,8 +470,6 @@ typedef struct mem {
     size_t n_stories, n_closed;
     uint32_t df_term[20000], df_seen[20000];
     size_t n_df;
-    char members[64][2][64];
-    size_t n_members;
     uint64_t docs, seq;
     int now, counters;
     uint64_t *grams;
@@ -502,14 +500,6 @@ static int m_df(void *arg, uint32_t term, uint32_t seen)
     assert_true(m->n_df < 20000);
     m->df_term[m->n_df] = term;
     m->df_seen[m->n_df++] = seen;
-    return 0;
-}
-static int m_member(void *arg, const char *doc_id, const char *story_id)
-{
-    mem *m = arg;
-    assert_true(m->n_members < 64);
-    snprintf(m->members[m->n_members][0], 64, "%s", doc_id);
-    snprintf(m->members[m->n_members++][1], 64, "%s", story_id);
     return 0;
 }
 static int m_counters(void *arg, uint64_t docs, int now, uint64_t seq)
@@ -552,7 +542,7 @@ static mem *saved_night1(void)
     st_result r;
     for (size_t i = 0; i < sizeof night1 / sizeof *night1; i++)
         add(e, &night1[i], &r);
-    st_sink out = {m, m_story, m_closed, m_df, m_member, m_counters, m_grams};
+    st_sink out = {m, m_story, m_closed, m_df, m_counters, m_grams};
     assert_int_equal(st_engine_save(e, &out), 0);
     st_engine_saved(e);
     st_engine_free(e);
@@ -565,8 +555,6 @@ static void load_all(st_engine *e, const mem *m)
         assert_int_equal(st_engine_load_story(e, m->stories[i].p, m->stories[i].n), 0);
     for (size_t i = 0; i < m->n_df; i++)
         assert_int_equal(st_engine_load_df(e, m->df_term[i], m->df_seen[i]), 0);
-    for (size_t i = 0; i < m->n_members; i++)
-        assert_int_equal(st_engine_load_member(e, m->members[i][0], m->members[i][1]), 0);
     st_engine_load_counters(e, m->docs, m->now, m->seq);
     if (m->grams)
         assert_int_equal(st_engine_load_grams(e, m->grams, m->n_grams), 0);
@@ -585,9 +573,8 @@ static void test_blob_round_trip(void **unused)
     assert_string_equal(rr.story, "quake-1");
 
     mem *m = saved_night1();
-    /* three stories (quake, bank, vote), four members, the counters */
+    /* three stories (quake, bank, vote), whose blobs carry their members, the counters */
     assert_int_equal(m->n_stories, 3);
-    assert_int_equal(m->n_members, 4);
     assert_int_equal(m->counters, 1);
     assert_int_equal(m->docs, 4);
     assert_true(m->n_df > 10);
@@ -616,7 +603,7 @@ static void test_blob_round_trip(void **unused)
     assert_true(r.seen_before);
     assert_string_equal(r.story, "vote-1");
     /* the same blob twice is refused, and the story loaded first stays
-     * whole: it is still found by its id (a member loaded after) */
+     * whole */
     st_engine *twice = engine();
     size_t q = 0;
     while (strcmp(m->stories[q].id, "quake-1"))
@@ -625,11 +612,12 @@ static void test_blob_round_trip(void **unused)
     assert_int_equal(st_engine_load_story(twice, m->stories[q].p, m->stories[q].n), -3);
     st_engine_stats(twice, &st);
     assert_int_equal(st.open, 1);
-    assert_int_equal(st_engine_load_member(twice, "quake-9", "quake-1"), 0);
-    doc again = later;
-    again.id = "quake-9";
-    add(twice, &again, &r);
+    /* its members are still found, and a later document still joins it */
+    add(twice, &night1[0], &r);
     assert_true(r.seen_before);
+    assert_string_equal(r.story, "quake-1");
+    add(twice, &later, &r);
+    assert_true(r.joined);
     assert_string_equal(r.story, "quake-1");
     st_engine_free(twice);
     st_engine_free(e);
