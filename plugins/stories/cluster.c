@@ -4,6 +4,7 @@
 #include "map.h"
 #include "terms.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1494,16 +1495,35 @@ static void evidence(st_engine *e, const story *s, const double *f, int set, st_
         r->shared_terms[r->n_shared_terms++] = sh[i].s;
 }
 
+/* Is the (folded) word one of the words of a name shown? ("karabakh" says
+ * nothing "Nagorno-Karabakh" has not said.) */
+static bool in_names(const st_result *r, int names, const char *word)
+{
+    size_t wl = strlen(word);
+    char fold[512];
+    for (int i = 0; i < names; i++) {
+        size_t n = st_fold_name(r->terms[i], strlen(r->terms[i]), fold, sizeof fold);
+        for (size_t a = 0; a + wl <= n; a++)
+            if (!memcmp(fold + a, word, wl) && (a == 0 || !isalnum((unsigned char)fold[a - 1])) &&
+                (a + wl == n || !isalnum((unsigned char)fold[a + wl])))
+                return true;
+    }
+    return false;
+}
+
 static void describe(const story *s, st_result *r)
 {
     r->story = s->id;
     r->label = s->label ? s->label : "";
     r->n_terms = 0;
     /* names first (they tell a story apart best), then words */
-    for (int pass = 1; pass >= 0; pass--)
-        for (uint32_t i = 0; i < s->n_show && r->n_terms < ST_TERMS; i++)
-            if (s->show[i].name == pass && (pass == 0 || r->n_terms < ST_TERMS / 2))
-                r->terms[r->n_terms++] = s->show[i].s;
+    int names = 0;
+    for (uint32_t i = 0; i < s->n_show && names < ST_TERMS / 2; i++)
+        if (s->show[i].name)
+            r->terms[r->n_terms++] = s->show[i].s, names++;
+    for (uint32_t i = 0; i < s->n_show && r->n_terms < ST_TERMS; i++)
+        if (!s->show[i].name && !in_names(r, names, s->show[i].s))
+            r->terms[r->n_terms++] = s->show[i].s;
 }
 
 /* ---- the online step --------------------------------------------------------------- */
