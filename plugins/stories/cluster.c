@@ -33,7 +33,8 @@ const char *const st_feature_names[ST_NF] = {"bias",       "title",      "body",
 #define CANDIDATES 12      /* stories compared in full per document */
 #define SOURCES_MAX 16     /* outlets remembered per story (for same_source) */
 #define SHOW_MAX 16        /* names and words a story keeps to show */
-#define MEMBERS_MAX 1000   /* member ids per story, for copies and re-runs */
+#define MEMBERS_MAX 1000   /* member ids per story (the latest), for copies and re-runs */
+#define MENTIONS_MAX 4096  /* entity mentions of a document read */
 #define GRAMS_BITS 21      /* the 4-gram table: 2^21 entries, 16 MB: the last
                             * few thousand documents' sentences */
 #define DOC_GRAMS 3000     /* 4-grams of a document looked up */
@@ -48,6 +49,8 @@ typedef struct show_term {
 typedef struct story {
     char *id; /* NULL: a free slot */
     uint32_t gen;
+    uint32_t owner; /* 31 bits of the id's hash: how the 4-gram table names it,
+                     * the same in every run (a slot is not) */
     sv title, body, names, label_vec;
     float norm[4]; /* of title, body, names, people: every comparison divides by them */
     char *label;
@@ -127,6 +130,7 @@ struct st_engine {
     st_map ids;     /* hash of story id -> slot */
     st_map members; /* hash of document id -> slot << 32 | gen */
     st_map keys;    /* term -> index into lists */
+    st_map owners;  /* story owner (see story) -> slot << 32 | gen */
     plist *lists;
     size_t n_lists, cap_lists;
     size_t closed_since_compact;
@@ -136,12 +140,13 @@ struct st_engine {
     int now;
     size_t opened, n_closed_total;
     docv d;
-    /* word 4-gram -> the story that printed it first (gram << 32 | slot (24
-     * bits) | gen (7 bits) << 24 | GRAM_COMMON); a direct-mapped table, so
-     * its size and the cost per document never grow */
+    /* word 4-gram -> the story that printed it first (gram << 32 | the
+     * story's owner | GRAM_COMMON); a direct-mapped table, so its size and
+     * the cost per document never grow */
     uint64_t *grams;
     bool grams_dirty;
     /* per document scratch */
+    st_map seen; /* term -> index: a document's words and names, each once */
     st_map acc; /* slot -> index into cands */
     cand *cands;
     size_t n_cands, cap_cands;
@@ -161,6 +166,15 @@ static uint64_t hash_id(const char *s)
 {
     uint64_t h = XXH3_64bits(s, strlen(s));
     return h ? h : 1;
+}
+
+/* 31 bits of the id's hash, never 0: the top bit of a 4-gram entry is
+ * GRAM_COMMON. Two open stories with one owner (one chance in 2^31 a pair)
+ * share their 4-grams' evidence, nothing worse. */
+static uint32_t owner_of(const char *id)
+{
+    uint32_t o = (uint32_t)(hash_id(id) >> 33);
+    return o ? o : 1;
 }
 
 static char *dupstr(const char *s, size_t n)
@@ -248,6 +262,19 @@ static int load_df(st_model *m, const char *path, char *err, size_t err_len)
     return rc;
 }
 
+/* The file's feature names must be this build's, in this order: weights
+ * read against other features would be silently wrong. */
+static bool same_features(const char *q)
+{
+    for (int i = 0; i < ST_NF; i++) {
+        size_t l = strlen(st_feature_names[i]);
+        if (strncmp(q, st_feature_names[i], l) || (q[l] != ' ' && q[l] != '\n' && q[l]))
+            return false;
+        q += l + (q[l] == ' ');
+    }
+    return *q == '\n' || !*q;
+}
+
 static int load_weights(st_model *m, const char *path, char *err, size_t err_len)
 {
     FILE *f = fopen(path, "r");
@@ -256,65 +283,51 @@ static int load_weights(st_model *m, const char *path, char *err, size_t err_len
         return -1;
     }
     char line[2048];
-    int ln = 0, have = 0;
+    int ln = 0, have = 0, rc = 0;
     m->threshold = 0.5;
-    while (fgets(line, sizeof line, f)) {
+    while (rc == 0 && fgets(line, sizeof line, f)) {
         ln++;
         char *p = line;
+        if (ln == 1) {
+            if (strncmp(line, "textmill-stories-model 1", 24)) {
+                snprintf(err, err_len, "%s: not a stories model (version 1)", path);
+                rc = -1;
+            }
+            continue;
+        }
         if (line[0] == '#' || line[0] == '\n')
             continue;
-        if (ln == 1 && strncmp(line, "textmill-stories-model 1", 24)) {
-            snprintf(err, err_len, "%s: not a stories model (version 1)", path);
-            fclose(f);
-            return -1;
-        }
-        if (ln == 1)
-            continue;
-        int set = !strncmp(p, "names ", 6) ? 0 : !strncmp(p, "nonames ", 8) ? 1 : -1;
-        if (!strncmp(p, "threshold ", 10)) {
+        if (!strncmp(p, "threshold ", 10))
             m->threshold = strtod(p + 10, NULL);
-            continue;
-        }
-        if (!strncmp(p, "prior_weight ", 13)) {
+        else if (!strncmp(p, "prior_weight ", 13))
             m->df.prior_weight = strtod(p + 13, NULL);
-            continue;
-        }
-        if (!strncmp(p, "features ", 9)) {
-            /* the file's features must be this build's, in this order */
-            char *q = p + 9;
-            for (int i = 0; i < ST_NF; i++) {
-                size_t l = strlen(st_feature_names[i]);
-                if (strncmp(q, st_feature_names[i], l) || (q[l] != ' ' && q[l] != '\n')) {
-                    snprintf(err, err_len, "%s:%d: features differ from this build's (%s ...)",
-                             path, ln, st_feature_names[0]);
-                    fclose(f);
-                    return -1;
+        else if (!strncmp(p, "features ", 9)) {
+            if (!same_features(p + 9)) {
+                snprintf(err, err_len, "%s:%d: the features differ from this build's", path, ln);
+                rc = -1;
+            }
+            have |= 4;
+        } else if (!strncmp(p, "names ", 6) || !strncmp(p, "nonames ", 8)) {
+            int set = p[0] == 'n' && p[1] == 'o';
+            p += set ? 8 : 6;
+            for (int i = 0; i < ST_NF && rc == 0; i++) {
+                char *end;
+                m->w[set][i] = strtod(p, &end);
+                if (end == p) {
+                    snprintf(err, err_len, "%s:%d: expected %d weights", path, ln, ST_NF);
+                    rc = -1;
                 }
-                q += l + (q[l] == ' ');
+                p = end;
             }
-            continue;
+            have |= 1 << set;
         }
-        if (set < 0)
-            continue;
-        p += set ? 8 : 6;
-        for (int i = 0; i < ST_NF; i++) {
-            char *end;
-            m->w[set][i] = strtod(p, &end);
-            if (end == p) {
-                snprintf(err, err_len, "%s:%d: expected %d weights", path, ln, ST_NF);
-                fclose(f);
-                return -1;
-            }
-            p = end;
-        }
-        have |= 1 << set;
     }
     fclose(f);
-    if (have != 3) {
-        snprintf(err, err_len, "%s: needs the lines 'names' and 'nonames'", path);
-        return -1;
+    if (rc == 0 && have != 7) {
+        snprintf(err, err_len, "%s: needs the lines 'features', 'names' and 'nonames'", path);
+        rc = -1;
     }
-    return 0;
+    return rc;
 }
 
 st_model *st_model_load(const char *dir, char *err, size_t err_len)
@@ -423,6 +436,7 @@ void st_engine_free(st_engine *e)
     free(e->free_slots);
     st_map_free(&e->ids);
     st_map_free(&e->members);
+    st_map_free(&e->owners);
     st_map_free(&e->keys);
     for (size_t i = 0; i < e->n_lists; i++)
         free(e->lists[i].e);
@@ -431,6 +445,7 @@ void st_engine_free(st_engine *e)
         free(e->closed[i]);
     free(e->closed);
     st_map_free(&e->acc);
+    st_map_free(&e->seen);
     free(e->cands);
     docv_free(&e->d);
     st_terms_free(e->terms);
@@ -632,28 +647,21 @@ static bool doc_grams(docv *d, const st_terms *t)
 }
 
 /* Counts a document's distinct terms into the frequencies (once per
- * document: title and body words together, names apart). */
+ * document: a term in the title and the body counts once). */
 static bool count_df(st_engine *e, const st_term *t, long n)
 {
+    uint32_t doc = (uint32_t)e->docs;
     for (long i = 0; i < n; i++) {
         df_entry *x = df_slot(&e->df, t[i].term);
         if (!x)
             return false;
-        if (x->dirty != 2) { /* 2: counted for this document already */
+        if (x->stamp != doc) {
             x->seen++;
-            x->dirty = 2;
+            x->stamp = doc;
+            x->dirty = 1;
         }
     }
     return true;
-}
-
-static void uncount_marks(st_engine *e, const st_term *t, long n)
-{
-    for (long i = 0; i < n; i++) {
-        df_entry *x = (df_entry *)df_find(&e->df, t[i].term);
-        if (x)
-            x->dirty = 1;
-    }
 }
 
 /* The document's vectors; learns its terms into the frequencies when
@@ -686,13 +694,6 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
     if (learn) {
         if (!count_df(e, t, nb))
             return -4;
-        /* the title's marks are cleared through its vector's terms */
-        for (uint32_t i = 0; i < d->title.n; i++) {
-            df_entry *x = (df_entry *)df_find(&e->df, d->title.t[i]);
-            if (x)
-                x->dirty = 1;
-        }
-        uncount_marks(e, t, nb);
         e->df.seen_docs++;
     }
     for (long i = 0; i < nb; i++) {
@@ -707,31 +708,39 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
     sv_truncate(&d->body, DOC_BODY_KEEP);
     /* the strings of the body words, for showing (title words come first,
      * so a word in both keeps the title's form) */
-    size_t title_words = d->n_words;
-    for (long k = 0; k < nb; k++) {
-        bool in_title = false;
-        for (size_t i = 0; i < title_words && !in_title; i++)
-            in_title = d->words[i].term == t[k].term;
-        if (!in_title && !doc_word(d, t[k].term, 0, t[k].word, strlen(t[k].word)))
+    e->seen.n = 0;
+    if (e->seen.cap)
+        memset(e->seen.k, 0, e->seen.cap * sizeof *e->seen.k);
+    for (size_t i = 0; i < d->n_words; i++)
+        if (!st_map_put(&e->seen, d->words[i].term, i))
             return -4;
-    }
+    for (long k = 0; k < nb; k++)
+        if (!st_map_get(&e->seen, t[k].term) &&
+            !doc_word(d, t[k].term, 0, t[k].word, strlen(t[k].word)))
+            return -4;
 
-    /* names: every mention counts; the canonical name is the term */
+    /* names: every mention counts (the first MENTIONS_MAX: a document's
+     * names are known long before that); the canonical name is the term */
     char fold[512];
     st_term *nm = NULL;
     size_t n_nm = 0, cap_nm = 0;
     int rc = 0;
-    for (size_t i = 0; i < in->n_names && rc == 0; i++) {
+    e->seen.n = 0;
+    if (e->seen.cap)
+        memset(e->seen.k, 0, e->seen.cap * sizeof *e->seen.k);
+    for (size_t i = 0; i < in->n_names && i < MENTIONS_MAX && rc == 0; i++) {
         size_t fl = st_fold_name(in->names[i].s, in->names[i].n, fold, sizeof fold);
         if (!fl)
             continue;
         uint32_t h = st_name_term(fold, fl, in->names[i].person);
-        size_t k = 0;
-        while (k < n_nm && nm[k].term != h)
-            k++;
-        if (k < n_nm) {
-            nm[k].count++;
+        uint64_t *k = st_map_get(&e->seen, h);
+        if (k) {
+            nm[*k].count++;
             continue;
+        }
+        if (!st_map_put(&e->seen, h, n_nm)) {
+            rc = -4;
+            break;
         }
         if (n_nm == cap_nm) {
             cap_nm = cap_nm ? cap_nm * 2 : 16;
@@ -746,12 +755,8 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
         if (!doc_word(d, h, 1, in->names[i].s, in->names[i].n))
             rc = -4;
     }
-    if (rc == 0 && learn) {
-        if (!count_df(e, nm, (long)n_nm))
-            rc = -4;
-        else
-            uncount_marks(e, nm, (long)n_nm);
-    }
+    if (rc == 0 && learn && !count_df(e, nm, (long)n_nm))
+        rc = -4;
     for (size_t k = 0; rc == 0 && k < n_nm; k++) {
         double w = (1 + log((double)nm[k].count)) * df_idf(&e->df, nm[k].term);
         if (!sv_push(&d->names, nm[k].term, (float)w))
@@ -800,8 +805,14 @@ static bool post(st_engine *e, uint32_t term, uint64_t ref)
         memset(l, 0, sizeof *l);
     } else
         l = &e->lists[*ix];
-    if (l->n && l->e[l->n - 1] == ref)
-        return true;
+    /* a story already listed moves to the end: the list stays the most
+     * recent stories, each once */
+    for (uint32_t i = l->n; i-- > 0;)
+        if (l->e[i] == ref) {
+            memmove(l->e + i, l->e + i + 1, (l->n - i - 1) * sizeof *l->e);
+            l->e[l->n - 1] = ref;
+            return true;
+        }
     if (l->n == POSTINGS_MAX) { /* the older half goes: recent stories matter */
         memmove(l->e, l->e + POSTINGS_MAX / 2, (POSTINGS_MAX / 2) * sizeof *l->e);
         l->n = POSTINGS_MAX / 2;
@@ -828,40 +839,42 @@ static bool index_doc(st_engine *e, const story *s)
     return true;
 }
 
-/* Drops postings of closed stories, and terms left with none. */
+/* Drops postings of closed stories, and terms left with none. The lists
+ * are cleaned in place first (no allocation); the new map and array are
+ * built beside the old ones, which stay whole if memory runs out. */
 static bool compact(st_engine *e)
 {
-    st_map keys = {0};
-    size_t alloc = e->n_lists ? e->n_lists : 1;
-    plist *lists = malloc(alloc * sizeof *lists);
-    if (!lists)
-        return false;
-    size_t o = 0;
-    for (size_t i = 0; i < e->keys.cap; i++) {
-        if (!e->keys.k[i])
-            continue;
-        plist *l = &e->lists[e->keys.v[i]];
+    size_t live = 0;
+    for (size_t i = 0; i < e->n_lists; i++) {
+        plist *l = &e->lists[i];
         uint32_t k = 0;
         for (uint32_t j = 0; j < l->n; j++)
             if (slot_story(e, l->e[j]))
                 l->e[k++] = l->e[j];
         l->n = k;
-        if (!k || !st_map_put(&keys, e->keys.k[i], o)) {
-            free(l->e);
-            memset(l, 0, sizeof *l);
-            if (k) { /* out of memory: the index stays as it was, minus this term */
-                st_map_free(&keys);
-                free(lists);
-                return false;
-            }
-            continue;
-        }
-        lists[o++] = *l;
-        memset(l, 0, sizeof *l);
+        live += k > 0;
     }
+    st_map keys = {0};
+    plist *lists = malloc((live ? live : 1) * sizeof *lists);
+    size_t o = 0;
+    for (size_t i = 0; lists && i < e->keys.cap; i++) {
+        if (!e->keys.k[i] || !e->lists[e->keys.v[i]].n)
+            continue;
+        if (!st_map_put(&keys, e->keys.k[i], o)) {
+            st_map_free(&keys);
+            free(lists);
+            return false;
+        }
+        lists[o++] = e->lists[e->keys.v[i]];
+    }
+    if (!lists)
+        return false;
+    for (size_t i = 0; i < e->n_lists; i++)
+        if (!e->lists[i].n)
+            free(e->lists[i].e);
     free(e->lists);
     e->lists = lists;
-    e->cap_lists = alloc;
+    e->cap_lists = live ? live : 1;
     e->n_lists = o;
     st_map_free(&e->keys);
     e->keys = keys;
@@ -893,6 +906,9 @@ static bool close_story(st_engine *e, story *s)
     if (!remember_closed(e, s->id))
         return false;
     st_map_del(&e->ids, hash_id(s->id));
+    uint64_t *o = st_map_get(&e->owners, s->owner);
+    if (o && slot_story(e, *o) == s)
+        st_map_del(&e->owners, s->owner);
     for (uint32_t i = 0; i < s->n_members; i++) {
         uint64_t *r = st_map_get(&e->members, s->members[i]);
         if (r && slot_story(e, *r) == s)
@@ -986,23 +1002,29 @@ static story *new_slot(st_engine *e)
     return s;
 }
 
+/* A story remembers its latest MEMBERS_MAX members (a ring once full): a
+ * re-run or a copy of an older one is compared like any document. */
 static bool add_member(st_engine *e, story *s, const char *doc_id)
 {
     uint64_t h = hash_id(doc_id);
-    if (s->n_members < MEMBERS_MAX) {
-        if (s->n_members == s->cap_members) {
-            uint32_t cap = s->cap_members ? s->cap_members * 2 : 4;
-            uint64_t *g = realloc(s->members, cap * sizeof *g);
-            if (!g)
-                return false;
-            s->members = g;
-            s->cap_members = cap;
-        }
-        s->members[s->n_members++] = h;
-        if (!st_map_put(&e->members, h, ref_of(e, s)))
+    uint32_t at = s->n_members;
+    if (at == MEMBERS_MAX) {
+        at = s->size % MEMBERS_MAX;
+        uint64_t *r = st_map_get(&e->members, s->members[at]);
+        if (r && slot_story(e, *r) == s)
+            st_map_del(&e->members, s->members[at]);
+    } else if (at == s->cap_members) {
+        uint32_t cap = s->cap_members ? s->cap_members * 2 : 4;
+        uint64_t *g = realloc(s->members, cap * sizeof *g);
+        if (!g)
             return false;
+        s->members = g;
+        s->cap_members = cap;
     }
-    return true;
+    s->members[at] = h;
+    if (at == s->n_members)
+        s->n_members++;
+    return st_map_put(&e->members, h, ref_of(e, s));
 }
 
 static void add_source(story *s, uint32_t src)
@@ -1188,7 +1210,9 @@ static story *open_story(st_engine *e, const st_input *in, const char *id)
     if (!s)
         return NULL;
     s->id = dupstr(id, strlen(id));
-    if (!s->id || !st_map_put(&e->ids, hash_id(id), ref_of(e, s)) || !join(e, s, in))
+    s->owner = owner_of(id);
+    if (!s->id || !st_map_put(&e->ids, hash_id(id), ref_of(e, s)) ||
+        !st_map_put(&e->owners, s->owner, ref_of(e, s)) || !join(e, s, in))
         return NULL;
     e->opened++;
     return s;
@@ -1258,16 +1282,8 @@ static bool in_window(const st_engine *e, const story *s, int date)
 
 static story *gram_story(st_engine *e, uint32_t owner)
 {
-    uint32_t slot = owner & 0xFFFFFFu, gen = (owner >> 24) & 0x7Fu;
-    if (slot >= e->n_slots)
-        return NULL;
-    story *s = &e->stories[slot];
-    return s->id && (s->gen & 0x7Fu) == gen ? s : NULL;
-}
-
-static uint32_t gram_owner(const st_engine *e, const story *s)
-{
-    return (uint32_t)(s - e->stories) | (s->gen & 0x7Fu) << 24;
+    uint64_t *r = st_map_get(&e->owners, owner & ~GRAM_COMMON);
+    return r ? slot_story(e, *r) : NULL;
 }
 
 /* Which stories own the document's 4-grams: each found counts for its
@@ -1313,7 +1329,7 @@ static int count_grams(st_engine *e)
 static void register_grams(st_engine *e, const story *s)
 {
     const size_t mask = ((size_t)1 << GRAMS_BITS) - 1;
-    uint32_t me = gram_owner(e, s);
+    uint32_t me = s->owner;
     for (size_t i = 0; i < e->d.n_grams; i++) {
         uint32_t g = e->d.grams[i];
         uint64_t *x = &e->grams[g & mask];
@@ -1432,6 +1448,11 @@ static void prepare(const st_engine *e, st_input *in)
 
 static int advance(st_engine *e, int date)
 {
+    /* a date ahead of the run's day (a time zone, a scheduled post, a typo)
+     * is the document's own, not the stream's: "now" moving a year ahead
+     * would close every story */
+    if (date != ST_NO_DATE && e->p.today > 0 && date > e->p.today + 1)
+        return 0;
     if (date != ST_NO_DATE && (e->now == ST_NO_DATE || date > e->now)) {
         e->now = date;
         if (!expire(e))
@@ -1859,7 +1880,8 @@ int st_engine_load_story(st_engine *e, const void *blob, size_t len)
     if (!r.bad && !oom) {
         set_norms(s);
         uint64_t ref = ref_of(e, s);
-        oom = !st_map_put(&e->ids, hash_id(s->id), ref);
+        s->owner = owner_of(s->id);
+        oom = !st_map_put(&e->ids, hash_id(s->id), ref) || !st_map_put(&e->owners, s->owner, ref);
         for (uint32_t i = 0; i < s->n_members && !oom; i++)
             oom = !st_map_put(&e->members, s->members[i], ref);
         /* the index learns the story's terms as if from one document */
@@ -1878,6 +1900,9 @@ int st_engine_load_story(st_engine *e, const void *blob, size_t len)
         uint64_t *mine = s->id ? st_map_get(&e->ids, hash_id(s->id)) : NULL;
         if (mine && *mine == ref_of(e, s))
             st_map_del(&e->ids, hash_id(s->id));
+        mine = s->id ? st_map_get(&e->owners, s->owner) : NULL;
+        if (mine && *mine == ref_of(e, s))
+            st_map_del(&e->owners, s->owner);
         story_clear(s);
         s->gen++;
         e->free_slots[e->n_free++] = (uint32_t)(s - e->stories);
@@ -1908,6 +1933,10 @@ void st_engine_load_counters(st_engine *e, uint64_t docs, int now, uint64_t seq)
 int st_engine_save(st_engine *e, const st_sink *out)
 {
     int rc = 0;
+    /* closed first: a story closed and opened again under the same id (a
+     * page crawled again after its story closed) is then written over */
+    for (size_t i = 0; i < e->n_closed && rc == 0; i++)
+        rc = out->closed(out->arg, e->closed[i]);
     buf b = {0};
     for (size_t i = 0; i < e->n_slots && rc == 0; i++) {
         story *s = &e->stories[i];
@@ -1918,8 +1947,6 @@ int st_engine_save(st_engine *e, const st_sink *out)
         rc = b.oom ? -4 : out->story(out->arg, s->id, b.p, b.n);
     }
     free(b.p);
-    for (size_t i = 0; i < e->n_closed && rc == 0; i++)
-        rc = out->closed(out->arg, e->closed[i]);
     for (size_t i = 0; i < e->df.cap && rc == 0; i++)
         if (e->df.e[i].term && e->df.e[i].dirty)
             rc = out->df(out->arg, e->df.e[i].term, e->df.e[i].seen);
@@ -1929,6 +1956,38 @@ int st_engine_save(st_engine *e, const st_sink *out)
         rc = out->grams(out->arg, e->grams, (size_t)1 << GRAMS_BITS);
     return rc;
 }
+
+typedef struct by_seq_ref {
+    uint64_t seq, ref;
+} by_seq_ref;
+
+static int cmp_seq_ref(const void *a, const void *b)
+{
+    uint64_t x = ((const by_seq_ref *)a)->seq, y = ((const by_seq_ref *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+void st_engine_loaded(st_engine *e)
+{
+    /* stories were posted in the store's order; the lists keep the most
+     * recent last, so they are put in the order the stories were joined */
+    by_seq_ref tmp[POSTINGS_MAX];
+    for (size_t i = 0; i < e->n_lists; i++) {
+        plist *l = &e->lists[i];
+        uint32_t n = 0;
+        for (uint32_t j = 0; j < l->n; j++) {
+            story *s = slot_story(e, l->e[j]);
+            if (s)
+                tmp[n++] = (by_seq_ref){s->seq, l->e[j]};
+        }
+        qsort(tmp, n, sizeof *tmp, cmp_seq_ref);
+        for (uint32_t j = 0; j < n; j++)
+            l->e[j] = tmp[j].ref;
+        l->n = n;
+    }
+}
+
+size_t st_engine_grams_size(void) { return (size_t)1 << GRAMS_BITS; }
 
 int st_engine_load_grams(st_engine *e, const uint64_t *table, size_t n)
 {

@@ -163,6 +163,11 @@ void st_engine_saved(st_engine *e);
 int st_engine_load_story(st_engine *e, const void *blob, size_t len);
 int st_engine_load_df(st_engine *e, uint32_t term, uint32_t seen);
 void st_engine_load_counters(st_engine *e, uint64_t docs, int now, uint64_t seq);
+/* After the last load: the index's lists in the order the stories were
+ * joined, as if they had never left memory. */
+void st_engine_loaded(st_engine *e);
+/* The 4-gram table's entries in this build. */
+size_t st_engine_grams_size(void);
 /* 0, or -3 when the table has another size than this build's. */
 int st_engine_load_grams(st_engine *e, const uint64_t *table, size_t n);
 

@@ -15,6 +15,7 @@ typedef struct df_entry {
     uint32_t prior; /* from the model */
     uint32_t seen;  /* documents of the stream */
     uint32_t dirty; /* changed since the last save */
+    uint32_t stamp; /* the number of the document that counted it last */
 } df_entry;
 
 typedef struct df_table {

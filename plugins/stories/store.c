@@ -113,19 +113,84 @@ static int foreign(st_store *s, char *err, size_t n)
     return rc;
 }
 
+/* Steps a statement that reads a table: SQLITE_ROW, SQLITE_DONE, or an
+ * error (a damaged page) that must not pass for the end of the table. */
+static int next_row(st_store *s, sqlite3_stmt *st, char *err, size_t n)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        fail(s, err, n, "cannot read (move the file away to start the stories afresh)");
+    return rc;
+}
+
+static int load_stories(st_store *s, st_engine *e, char *err, size_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT blob FROM stories ORDER BY id", -1, &st, NULL) !=
+        SQLITE_OK)
+        return fail(s, err, n, "cannot read");
+    int rc;
+    while ((rc = next_row(s, st, err, n)) == SQLITE_ROW) {
+        int r = st_engine_load_story(e, sqlite3_column_blob(st, 0),
+                                     (size_t)sqlite3_column_bytes(st, 0));
+        if (r) {
+            snprintf(err, n, r == -3 ? "%s: a story's saved state is damaged; move the file away "
+                                       "to start the stories afresh"
+                                     : "%s: out of memory loading the stories",
+                     s->path);
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int load_df(st_store *s, st_engine *e, char *err, size_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT term, seen FROM df", -1, &st, NULL) != SQLITE_OK)
+        return fail(s, err, n, "cannot read");
+    int rc;
+    while ((rc = next_row(s, st, err, n)) == SQLITE_ROW)
+        if (st_engine_load_df(e, (uint32_t)sqlite3_column_int64(st, 0),
+                              (uint32_t)sqlite3_column_int64(st, 1)) != 0) {
+            snprintf(err, n, "%s: out of memory loading the stories", s->path);
+            break;
+        }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int load_counters(st_store *s, st_engine *e, char *err, size_t n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT docs, now, seq FROM counters", -1, &st, NULL) !=
+        SQLITE_OK)
+        return fail(s, err, n, "cannot read");
+    int rc = next_row(s, st, err, n);
+    if (rc == SQLITE_ROW)
+        st_engine_load_counters(e, (uint64_t)sqlite3_column_int64(st, 0),
+                                (int)sqlite3_column_int64(st, 1),
+                                (uint64_t)sqlite3_column_int64(st, 2));
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The 4-gram table: its size, then (index, value) pairs. */
 static int load_grams(st_store *s, st_engine *e, char *err, size_t n)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT blob FROM grams", -1, &st, NULL) != SQLITE_OK)
         return fail(s, err, n, "cannot read");
-    int rc = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = next_row(s, st, err, n);
+    if (rc == SQLITE_ROW) {
         const unsigned char *b = sqlite3_column_blob(st, 0);
         size_t len = (size_t)sqlite3_column_bytes(st, 0);
         uint32_t size = 0;
         if (len >= 4)
             memcpy(&size, b, 4);
-        uint64_t *table = len >= 4 && (len - 4) % 12 == 0 && size && size <= (1u << 28)
+        /* the size is checked before anything is allocated for it */
+        uint64_t *table = len >= 4 && (len - 4) % 12 == 0 && size == st_engine_grams_size()
                               ? calloc(size, sizeof *table)
                               : NULL;
         for (size_t at = 4; table && at < len; at += 12) {
@@ -141,53 +206,21 @@ static int load_grams(st_store *s, st_engine *e, char *err, size_t n)
         if (!table || st_engine_load_grams(e, table, size) != 0) {
             snprintf(err, n, "%s: the saved sentence table is damaged or of another build; move "
                              "the file away to start the stories afresh", s->path);
-            rc = -1;
+            rc = SQLITE_ERROR;
         }
         free(table);
     }
     sqlite3_finalize(st);
-    return rc;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int load(st_store *s, st_engine *e, char *err, size_t n)
 {
-    sqlite3_stmt *st;
-    int rc = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT blob FROM stories ORDER BY id", -1, &st, NULL) !=
-        SQLITE_OK)
-        return fail(s, err, n, "cannot read");
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        int r = st_engine_load_story(e, sqlite3_column_blob(st, 0),
-                                     (size_t)sqlite3_column_bytes(st, 0));
-        if (r == -3)
-            snprintf(err, n, "%s: a story's saved state is damaged; move the file away to start "
-                             "the stories afresh", s->path);
-        else if (r)
-            snprintf(err, n, "%s: out of memory loading the stories", s->path);
-        rc = r ? -1 : 0;
-    }
-    sqlite3_finalize(st);
-    if (rc)
-        return rc;
-    if (sqlite3_prepare_v2(s->db, "SELECT term, seen FROM df", -1, &st, NULL) != SQLITE_OK)
-        return fail(s, err, n, "cannot read");
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-        rc = st_engine_load_df(e, (uint32_t)sqlite3_column_int64(st, 0),
-                               (uint32_t)sqlite3_column_int64(st, 1));
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(s->db, "SELECT docs, now, seq FROM counters", -1, &st, NULL) !=
-        SQLITE_OK)
-        return fail(s, err, n, "cannot read");
-    if (sqlite3_step(st) == SQLITE_ROW)
-        st_engine_load_counters(e, (uint64_t)sqlite3_column_int64(st, 0),
-                                (int)sqlite3_column_int64(st, 1),
-                                (uint64_t)sqlite3_column_int64(st, 2));
-    sqlite3_finalize(st);
-    if (rc == 0 && load_grams(s, e, err, n) != 0)
+    if (load_stories(s, e, err, n) != 0 || load_df(s, e, err, n) != 0 ||
+        load_counters(s, e, err, n) != 0 || load_grams(s, e, err, n) != 0)
         return -1;
-    if (rc)
-        snprintf(err, n, "%s: out of memory loading the stories", s->path);
-    return rc;
+    st_engine_loaded(e);
+    return 0;
 }
 
 st_store *st_store_open(const char *path, uint64_t committed, st_engine *e, char *err,

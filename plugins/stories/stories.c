@@ -32,8 +32,8 @@ static const tm_option options[] = {
     {.name = "window", .type = TM_OPT_INT, .def = "90", .min = 0, .max = 3650,
      .offset = offsetof(config, window),
      .help = "Days a story stays open after its last document; a later document starts a new "
-             "story. Dates come from meta.date; undated documents are compared with every open "
-             "story."},
+             "story. Dates come from meta.date; an undated document is compared with the open "
+             "stories the index finds, whatever their dates."},
     {.name = "threshold", .type = TM_OPT_DOUBLE, .min = 0, .max = 1,
      .offset = offsetof(config, threshold),
      .help = "Probability (0-1] at which a document joins its most likely story; unset or 0: "
@@ -323,8 +323,9 @@ static int process(void *st, tm_ctx *ctx, tm_batch *b)
     return TM_OK;
 }
 
-/* The stories learn this run's documents only once the outputs hold them. */
-static int commit(void *st, tm_ctx *ctx)
+/* The run's numbers, counted in flush so that the sinks (the report) see
+ * them: sinks commit before stages. */
+static int flush(void *st, tm_ctx *ctx)
 {
     state *s = st;
     st_stats sts;
@@ -333,6 +334,13 @@ static int commit(void *st, tm_ctx *ctx)
     s->host->count(ctx, "memory_bytes", (int64_t)sts.bytes);
     s->host->count(ctx, "bytes_per_open_story",
                    sts.open ? (int64_t)sts.story_bytes / (int64_t)sts.open : 0);
+    return TM_OK;
+}
+
+/* The stories learn this run's documents only once the outputs hold them. */
+static int commit(void *st, tm_ctx *ctx)
+{
+    state *s = st;
     if (!s->store)
         return TM_OK;
     char err[1024] = "", gen[32];
@@ -354,4 +362,4 @@ TM_PLUGIN_DEFINE(.name = "stories", .version = "1.0.0", .license = "MIT",
                             "runs (an online TF-IDF and names clusterer with a learned model).",
                  .role = TM_ROLE_STAGE, .options = options, .config_size = sizeof(config),
                  .reads = reads, .writes = writes, .init = init, .process = process,
-                 .fini = fini, .commit = commit);
+                 .flush = flush, .fini = fini, .commit = commit);

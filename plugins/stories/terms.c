@@ -193,14 +193,16 @@ size_t st_fold_name(const char *s, size_t n, char *out, size_t cap)
         if ((unsigned char)s[i] >= 0x80)
             ascii = false;
     if (ascii) {
-        for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        if (n >= cap) /* does not fit: as the non-ASCII path, no name */
+            return 0;
+        for (size_t i = 0; i < n; i++) {
             unsigned char c = (unsigned char)s[i];
             if (c >= 'A' && c <= 'Z')
                 c = (unsigned char)(c + 32);
             any |= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
             out[o++] = (char)c;
         }
-        return any && o < cap ? o : 0;
+        return any ? o : 0;
     }
     utf8proc_uint8_t *m = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &m,

@@ -246,8 +246,7 @@ void sv_shrink(sv *v)
     float *w = realloc(v->w, cap * sizeof *w);
     if (w)
         v->w = w;
-    if (t && w)
-        v->cap = cap;
+    v->cap = cap; /* a shrink that failed left a block larger than cap */
 }
 
 float sv_get(const sv *v, uint32_t term)

@@ -82,4 +82,5 @@ def main():
     print(f"threshold {float(sys.argv[2]):.3f}")
 
 
-main()
+if __name__ == "__main__":
+    main()

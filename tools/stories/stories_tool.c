@@ -192,8 +192,10 @@ int main(int argc, char **argv)
                 if (!found)
                     printf("-\n");
             } else {
-                st_engine_add(e, &da.in, &r);
-                st_engine_add(e, &db.in, &r);
+                if (st_engine_add(e, &da.in, &r) != 0 || st_engine_add(e, &db.in, &r) != 0) {
+                    fprintf(stderr, "out of memory\n");
+                    return 1;
+                }
                 printf("%.6f\n", r.joined ? r.score : 0.0);
             }
             st_engine_free(e);
@@ -220,7 +222,8 @@ int main(int argc, char **argv)
             } else {
                 st_result r;
                 rc = st_engine_add(e, &d.in, &r);
-                printf("%s\t%s\t%.4f\n", d.in.id, r.story, r.joined ? r.score : 0.0);
+                if (rc == 0)
+                    printf("%s\t%s\t%.4f\n", d.in.id, r.story, r.joined ? r.score : 0.0);
             }
             doc_free(&d);
         }

@@ -24,6 +24,7 @@ Prints the held-out scores at the end, for the model card."""
 import json, os, re, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fit  # noqa: E402
 import score  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -150,8 +151,9 @@ def main():
     # the features need a model file to exist (its weights are not used)
     model_file = os.path.join(out, "stories-en.model")
     with open(model_file, "w") as f:
-        f.write("textmill-stories-model 1\nnames " + "0 " * 12 + "\nnonames " + "0 " * 12 +
-                f"\nprior_weight {prior_weight:g}\n")
+        zeros = "0 " * len(fit.FEATURES)
+        f.write(f"textmill-stories-model 1\nfeatures {' '.join(fit.FEATURES)}\nnames {zeros}\n"
+                f"nonames {zeros}\nprior_weight {prior_weight:g}\n")
     rows = run([tool, "features", out, os.path.join(work, "train.jsonl"), str(window)],
                capture_output=True, text=True).stdout
     with open(os.path.join(work, "rows.tsv"), "w") as f:
