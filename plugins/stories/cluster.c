@@ -47,15 +47,17 @@ typedef struct show_term {
 } show_term;
 
 typedef struct story {
+    /* what finding candidates reads of every story a posting names, in
+     * the first cache line */
     char *id; /* NULL: a free slot */
     uint32_t gen;
+    int first, last;
     uint32_t owner; /* 31 bits of the id's hash: how the 4-gram table names it,
                      * the same in every run (a slot is not) */
-    sv title, body, names, label_vec;
-    float norm[4]; /* of title, body, names, people: every comparison divides by them */
-    char *label;
-    int first, last;
     uint64_t seq;
+    float norm[4]; /* of title, body, names, people: every comparison divides by them */
+    sv title, body, names, label_vec;
+    char *label;
     uint32_t size;
     uint32_t sources[SOURCES_MAX];
     uint32_t n_sources;
@@ -154,6 +156,17 @@ struct st_engine {
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */
+
+#define PREFETCH 8 /* entries ahead: about a memory latency's worth of work */
+
+static inline void prefetch(const void *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+}
 
 uint32_t st_name_term(const char *folded, size_t n, int person)
 {
@@ -1293,6 +1306,10 @@ static int count_grams(st_engine *e)
 {
     const size_t mask = ((size_t)1 << GRAMS_BITS) - 1;
     for (size_t i = 0; i < e->d.n_grams; i++) {
+        /* the table is far bigger than the CPU's caches: ask for the next
+         * entries while this one is read */
+        if (i + PREFETCH < e->d.n_grams)
+            prefetch(&e->grams[e->d.grams[i + PREFETCH] & mask]);
         uint32_t g = e->d.grams[i];
         uint64_t x = e->grams[g & mask];
         if ((uint32_t)(x >> 32) != g || (x & GRAM_COMMON))
@@ -1331,6 +1348,8 @@ static void register_grams(st_engine *e, const story *s)
     const size_t mask = ((size_t)1 << GRAMS_BITS) - 1;
     uint32_t me = s->owner;
     for (size_t i = 0; i < e->d.n_grams; i++) {
+        if (i + PREFETCH < e->d.n_grams)
+            prefetch(&e->grams[e->d.grams[i + PREFETCH] & mask]);
         uint32_t g = e->d.grams[i];
         uint64_t *x = &e->grams[g & mask];
         if ((uint32_t)(*x >> 32) == g) {
@@ -1361,6 +1380,8 @@ static int candidates(st_engine *e)
             continue;
         plist *l = &e->lists[*ix];
         for (uint32_t j = 0; j < l->n; j++) {
+            if (j + PREFETCH < l->n && (size_t)(l->e[j + PREFETCH] >> 32) < e->n_slots)
+                prefetch(&e->stories[l->e[j + PREFETCH] >> 32]);
             story *s = slot_story(e, l->e[j]);
             if (!s || !in_window(e, s, e->d.date))
                 continue;
