@@ -11,11 +11,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-const char *const st_feature_names[ST_NF] = {"bias",       "title",      "body",
-                                             "names",      "title_body", "body_title",
-                                             "gap",        "nodate",     "size",
-                                             "same_source", "people", "quotes"};
-
 /* Sizes that bound the memory of one story and the cost of one document.
  * A story's centroid keeps its heaviest terms only: past a hundred body
  * terms the weights are small and the cosine hardly moves. */
@@ -168,12 +163,6 @@ static inline void prefetch(const void *p)
 #endif
 }
 
-uint32_t st_name_term(const char *folded, size_t n, int person)
-{
-    uint32_t h = st_hash(folded, n, 2);
-    h = person ? h | 1 : h & ~1u;
-    return h ? h : 2;
-}
 
 static uint64_t hash_id(const char *s)
 {
@@ -222,158 +211,6 @@ int st_parse_date(const char *s, size_t n)
     int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
-}
-
-/* ---- the model file ---------------------------------------------------------------- */
-
-static int load_df(st_model *m, const char *path, char *err, size_t err_len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, err_len, "cannot open %s: %m", path);
-        return -1;
-    }
-    char line[1024];
-    int ln = 0, rc = 0;
-    char fold[512];
-    while (fgets(line, sizeof line, f)) {
-        ln++;
-        size_t len = strcspn(line, "\n");
-        line[len] = 0;
-        if (!len || line[0] == '#')
-            continue;
-        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        if (!strncmp(line, "docs\t", 5)) {
-            m->df.prior_docs = strtoull(line + 5, NULL, 10);
-            continue;
-        }
-        if (!t1 || !t2 || t1 - line != 1 || !strchr("wnp", line[0])) {
-            snprintf(err, err_len, "%s:%d: expected KIND<TAB>TERM<TAB>COUNT", path, ln);
-            rc = -1;
-            break;
-        }
-        const char *term = t1 + 1;
-        size_t tl = (size_t)(t2 - term);
-        uint32_t h;
-        if (line[0] == 'w')
-            h = st_hash(term, tl, 1);
-        else {
-            size_t fl = st_fold_name(term, tl, fold, sizeof fold);
-            if (!fl)
-                continue;
-            h = st_name_term(fold, fl, line[0] == 'p');
-        }
-        df_entry *e = df_slot(&m->df, h);
-        if (!e) {
-            snprintf(err, err_len, "out of memory reading %s", path);
-            rc = -1;
-            break;
-        }
-        e->prior += (uint32_t)strtoul(t2 + 1, NULL, 10);
-    }
-    fclose(f);
-    return rc;
-}
-
-/* The file's feature names must be this build's, in this order: weights
- * read against other features would be silently wrong. */
-static bool same_features(const char *q)
-{
-    for (int i = 0; i < ST_NF; i++) {
-        size_t l = strlen(st_feature_names[i]);
-        if (strncmp(q, st_feature_names[i], l) || (q[l] != ' ' && q[l] != '\n' && q[l]))
-            return false;
-        q += l + (q[l] == ' ');
-    }
-    return *q == '\n' || !*q;
-}
-
-static int load_weights(st_model *m, const char *path, char *err, size_t err_len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, err_len, "cannot open %s: %m", path);
-        return -1;
-    }
-    char line[2048];
-    int ln = 0, have = 0, rc = 0;
-    m->threshold = 0.5;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        ln++;
-        char *p = line;
-        if (ln == 1) {
-            if (strncmp(line, "textmill-stories-model 1", 24)) {
-                snprintf(err, err_len, "%s: not a stories model (version 1)", path);
-                rc = -1;
-            }
-            continue;
-        }
-        if (line[0] == '#' || line[0] == '\n')
-            continue;
-        if (!strncmp(p, "threshold ", 10))
-            m->threshold = strtod(p + 10, NULL);
-        else if (!strncmp(p, "prior_weight ", 13))
-            m->df.prior_weight = strtod(p + 13, NULL);
-        else if (!strncmp(p, "features ", 9)) {
-            if (!same_features(p + 9)) {
-                snprintf(err, err_len, "%s:%d: the features differ from this build's", path, ln);
-                rc = -1;
-            }
-            have |= 4;
-        } else if (!strncmp(p, "names ", 6) || !strncmp(p, "nonames ", 8)) {
-            int set = p[0] == 'n' && p[1] == 'o';
-            p += set ? 8 : 6;
-            for (int i = 0; i < ST_NF && rc == 0; i++) {
-                char *end;
-                m->w[set][i] = strtod(p, &end);
-                if (end == p) {
-                    snprintf(err, err_len, "%s:%d: expected %d weights", path, ln, ST_NF);
-                    rc = -1;
-                }
-                p = end;
-            }
-            have |= 1 << set;
-        }
-    }
-    fclose(f);
-    if (rc == 0 && have != 7) {
-        snprintf(err, err_len, "%s: needs the lines 'features', 'names' and 'nonames'", path);
-        rc = -1;
-    }
-    return rc;
-}
-
-st_model *st_model_load(const char *dir, char *err, size_t err_len)
-{
-    st_model *m = calloc(1, sizeof *m);
-    if (!m || !df_init(&m->df)) {
-        free(m);
-        snprintf(err, err_len, "out of memory");
-        return NULL;
-    }
-    m->df.prior_weight = -1;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/stories-en.model", dir);
-    if (load_weights(m, path, err, err_len) != 0) {
-        st_model_free(m);
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/df-en.tsv", dir);
-    if (load_df(m, path, err, err_len) != 0) {
-        st_model_free(m);
-        return NULL;
-    }
-    if (m->df.prior_weight < 0) /* a model without the line: the prior counts in full */
-        m->df.prior_weight = (double)m->df.prior_docs;
-    return m;
-}
-
-void st_model_free(st_model *m)
-{
-    if (!m)
-        return;
-    df_free(&m->df);
-    free(m);
 }
 
 /* ---- the engine -------------------------------------------------------------------- */
@@ -513,9 +350,8 @@ static size_t top_keys(const sv *v, size_t keep, uint8_t name, key *out)
     return n;
 }
 
-static size_t doc_keys(const docv *d, key *out, size_t cap)
+static size_t doc_keys(const docv *d, key *out)
 {
-    (void)cap;
     size_t n = top_keys(&d->names, KEYS_NAMES, 1, out);
     n += top_keys(&d->title, KEYS_TITLE, 0, out + n);
     n += top_keys(&d->body, KEYS_BODY, 0, out + n);
@@ -677,53 +513,48 @@ static bool count_df(st_engine *e, const st_term *t, long n)
     return true;
 }
 
-/* The document's vectors; learns its terms into the frequencies when
- * `learn`. */
-static int build_doc(st_engine *e, const st_input *in, bool learn)
+static void clear_seen(st_engine *e)
+{
+    e->seen.n = 0;
+    if (e->seen.cap)
+        memset(e->seen.k, 0, e->seen.cap * sizeof *e->seen.k);
+}
+
+/* The title's words, counted into the frequencies; their strings are
+ * copied now, before the body's call to the tokenizer may move them. */
+static int title_terms(st_engine *e, const st_input *in)
 {
     docv *d = &e->d;
-    sv_clear(&d->title);
-    sv_clear(&d->body);
-    sv_clear(&d->names);
-    d->n_words = d->alen = 0;
-    d->date = in->date;
-    d->source = in->source && *in->source ? st_hash(in->source, strlen(in->source), 3) : 0;
-
     st_term *t;
     long nt = st_terms_of(e->terms, in->title ? in->title : "", in->title_len, 200, &t);
     if (nt < 0)
         return -4;
-    /* the title's words: their strings are copied before the body's call
-     * may move them */
     for (long i = 0; i < nt; i++)
         if (!sv_push(&d->title, t[i].term, 1) ||
             !doc_word(d, t[i].term, 0, t[i].word, strlen(t[i].word)))
             return -4;
-    if (learn && !count_df(e, t, nt))
-        return -4;
+    return count_df(e, t, nt) ? 0 : -4;
+}
+
+/* The body's words (TF-IDF, the heaviest DOC_BODY_KEEP), its word 4-grams,
+ * and the strings of its words for showing (a word of the title keeps the
+ * title's form). */
+static int body_terms(st_engine *e, const st_input *in)
+{
+    docv *d = &e->d;
+    st_term *t;
     long nb = st_terms_of(e->terms, in->body ? in->body : "", in->body_len, DOC_WORDS, &t);
-    if (nb < 0 || !doc_grams(d, e->terms))
+    if (nb < 0 || !doc_grams(d, e->terms) || !count_df(e, t, nb))
         return -4;
-    if (learn) {
-        if (!count_df(e, t, nb))
-            return -4;
-        e->df.seen_docs++;
-    }
+    e->df.seen_docs++;
     for (long i = 0; i < nb; i++) {
         double w = (1 + log((double)t[i].count)) * df_idf(&e->df, t[i].term);
         if (!sv_push(&d->body, t[i].term, (float)w))
             return -4;
     }
-    for (uint32_t i = 0; i < d->title.n; i++)
-        d->title.w[i] = (float)df_idf(&e->df, d->title.t[i]);
-    sv_sort(&d->title);
     sv_sort(&d->body);
     sv_truncate(&d->body, DOC_BODY_KEEP);
-    /* the strings of the body words, for showing (title words come first,
-     * so a word in both keeps the title's form) */
-    e->seen.n = 0;
-    if (e->seen.cap)
-        memset(e->seen.k, 0, e->seen.cap * sizeof *e->seen.k);
+    clear_seen(e);
     for (size_t i = 0; i < d->n_words; i++)
         if (!st_map_put(&e->seen, d->words[i].term, i))
             return -4;
@@ -731,16 +562,19 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
         if (!st_map_get(&e->seen, t[k].term) &&
             !doc_word(d, t[k].term, 0, t[k].word, strlen(t[k].word)))
             return -4;
+    return 0;
+}
 
-    /* names: every mention counts (the first MENTIONS_MAX: a document's
-     * names are known long before that); the canonical name is the term */
+/* The names: every mention counts (the first MENTIONS_MAX: a document's
+ * names are known long before that); the canonical name is the term. */
+static int name_terms(st_engine *e, const st_input *in)
+{
+    docv *d = &e->d;
     char fold[512];
     st_term *nm = NULL;
     size_t n_nm = 0, cap_nm = 0;
     int rc = 0;
-    e->seen.n = 0;
-    if (e->seen.cap)
-        memset(e->seen.k, 0, e->seen.cap * sizeof *e->seen.k);
+    clear_seen(e);
     for (size_t i = 0; i < in->n_names && i < MENTIONS_MAX && rc == 0; i++) {
         size_t fl = st_fold_name(in->names[i].s, in->names[i].n, fold, sizeof fold);
         if (!fl)
@@ -751,10 +585,6 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
             nm[*k].count++;
             continue;
         }
-        if (!st_map_put(&e->seen, h, n_nm)) {
-            rc = -4;
-            break;
-        }
         if (n_nm == cap_nm) {
             cap_nm = cap_nm ? cap_nm * 2 : 16;
             st_term *g = realloc(nm, cap_nm * sizeof *g);
@@ -764,11 +594,11 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
             }
             nm = g;
         }
-        nm[n_nm++] = (st_term){.term = h, .count = 1};
-        if (!doc_word(d, h, 1, in->names[i].s, in->names[i].n))
+        if (!st_map_put(&e->seen, h, n_nm) || !doc_word(d, h, 1, in->names[i].s, in->names[i].n))
             rc = -4;
+        nm[n_nm++] = (st_term){.term = h, .count = 1};
     }
-    if (rc == 0 && learn && !count_df(e, nm, (long)n_nm))
+    if (rc == 0 && !count_df(e, nm, (long)n_nm))
         rc = -4;
     for (size_t k = 0; rc == 0 && k < n_nm; k++) {
         double w = (1 + log((double)nm[k].count)) * df_idf(&e->df, nm[k].term);
@@ -776,8 +606,16 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
             rc = -4;
     }
     free(nm);
-    if (rc)
-        return rc;
+    return rc;
+}
+
+/* Weights the title (now that the frequencies hold the whole document),
+ * makes every vector a unit vector, and finds the key terms. */
+static void finish_doc(docv *d, const df_table *df)
+{
+    for (uint32_t i = 0; i < d->title.n; i++)
+        d->title.w[i] = (float)df_idf(df, d->title.t[i]);
+    sv_sort(&d->title);
     sv_sort(&d->names);
     sv_truncate(&d->names, 64);
     normalize(&d->title);
@@ -793,7 +631,22 @@ static int build_doc(st_engine *e, const st_input *in, bool learn)
     }
     d->norm_names = sqrt(nn);
     d->norm_people = sqrt(np);
-    d->n_keys = doc_keys(d, d->keys, sizeof d->keys / sizeof *d->keys);
+    d->n_keys = doc_keys(d, d->keys);
+}
+
+/* The document as vectors, its terms learnt into the frequencies. */
+static int build_doc(st_engine *e, const st_input *in)
+{
+    docv *d = &e->d;
+    sv_clear(&d->title);
+    sv_clear(&d->body);
+    sv_clear(&d->names);
+    d->n_words = d->alen = 0;
+    d->date = in->date;
+    d->source = in->source && *in->source ? st_hash(in->source, strlen(in->source), 3) : 0;
+    if (title_terms(e, in) != 0 || body_terms(e, in) != 0 || name_terms(e, in) != 0)
+        return -4;
+    finish_doc(d, &e->df);
     return build_tab(d) ? 0 : -4;
 }
 
@@ -1587,7 +1440,7 @@ int st_engine_add(st_engine *e, const st_input *in_raw, st_result *r)
     if (advance(e, in.date) != 0)
         return -4;
     e->docs++;
-    if (build_doc(e, &in, true) != 0)
+    if (build_doc(e, &in) != 0)
         return -4;
     /* a near copy goes where its original went, without a vote */
     m = in.copy_of ? st_map_get(&e->members, hash_id(in.copy_of)) : NULL;
@@ -1649,7 +1502,7 @@ int st_engine_add_gold(st_engine *e, const st_input *in_raw, const char *gold, s
     if (advance(e, in.date) != 0)
         return -4;
     e->docs++;
-    if (build_doc(e, &in, true) != 0)
+    if (build_doc(e, &in) != 0)
         return -4;
     uint64_t *g = st_map_get(&e->ids, hash_id(gold));
     story *gs = g ? slot_story(e, *g) : NULL;

@@ -394,3 +394,10 @@ long st_terms_of(st_terms *t, const char *text, size_t len, size_t max_words, st
     *out = t->out;
     return (long)n_out;
 }
+
+uint32_t st_name_term(const char *folded, size_t n, int person)
+{
+    uint32_t h = st_hash(folded, n, 2);
+    h = person ? h | 1 : h & ~1u;
+    return h ? h : 2;
+}

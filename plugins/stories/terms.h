@@ -41,6 +41,10 @@ const uint32_t *st_terms_sequence(const st_terms *t, size_t *n);
  * which are not stemmed). */
 uint32_t st_hash(const char *s, size_t n, uint32_t kind);
 
+/* The term of a name: people's names are odd, other names even, so that
+ * one vector holds both and a comparison can tell them apart. */
+uint32_t st_name_term(const char *folded, size_t n, int person);
+
 /* Folds a name (case and accents) into out (capacity cap); returns its
  * length, 0 when it has no letter or digit or does not fit. */
 size_t st_fold_name(const char *s, size_t n, char *out, size_t cap);
