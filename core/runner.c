@@ -58,8 +58,13 @@ static int exit_for(int rc)
 static void report_failure(run *r, size_t i, const char *when, int rc)
 {
     tm_ctx *c = &r->ctx[i];
-    tm__log(TM_LOG_ERROR, NULL, "%s '%s' (%s) failed %s: %s", tm__role_name(c->step->role),
-            c->step->name, c->step->plugin.desc->name, when,
+    /* a plugin that refuses its configuration points at the step in the
+     * file, as the host's own option errors do */
+    char where[1024] = "";
+    if (rc == TM_ECONFIG && c->step->line > 0)
+        snprintf(where, sizeof where, "%s:%d:%d: ", r->p->file, c->step->line, c->step->col);
+    tm__log(TM_LOG_ERROR, NULL, "%s%s '%s' (%s) failed %s: %s", where,
+            tm__role_name(c->step->role), c->step->name, c->step->plugin.desc->name, when,
             c->error ? c->error : rc == TM_ENOMEM ? "out of memory" : "no reason given");
     if (!r->exit_code)
         r->exit_code = exit_for(rc);
