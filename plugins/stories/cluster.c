@@ -131,6 +131,8 @@ struct st_engine {
     plist *lists;
     size_t n_lists, cap_lists;
     size_t closed_since_compact;
+    uint32_t *pruned; /* terms the frequencies forgot since the last save */
+    size_t n_pruned, cap_pruned;
     char **closed; /* ids of stories closed since the last save */
     size_t n_closed, cap_closed;
     uint64_t docs, seq;
@@ -294,6 +296,7 @@ void st_engine_free(st_engine *e)
     for (size_t i = 0; i < e->n_closed; i++)
         free(e->closed[i]);
     free(e->closed);
+    free(e->pruned);
     st_map_free(&e->acc);
     st_map_free(&e->seen);
     free(e->cands);
@@ -634,6 +637,20 @@ static void finish_doc(docv *d, const df_table *df)
     d->n_keys = doc_keys(d, d->keys);
 }
 
+static void forget_term(void *arg, uint32_t term)
+{
+    st_engine *e = arg;
+    if (e->n_pruned == e->cap_pruned) {
+        size_t cap = e->cap_pruned ? e->cap_pruned * 2 : 1024;
+        uint32_t *g = realloc(e->pruned, cap * sizeof *g);
+        if (!g)
+            return; /* the store keeps its count: it comes back at the next load */
+        e->pruned = g;
+        e->cap_pruned = cap;
+    }
+    e->pruned[e->n_pruned++] = term;
+}
+
 /* The document as vectors, its terms learnt into the frequencies. */
 static int build_doc(st_engine *e, const st_input *in)
 {
@@ -644,7 +661,8 @@ static int build_doc(st_engine *e, const st_input *in)
     d->n_words = d->alen = 0;
     d->date = in->date;
     d->source = in->source && *in->source ? st_hash(in->source, strlen(in->source), 3) : 0;
-    if (title_terms(e, in) != 0 || body_terms(e, in) != 0 || name_terms(e, in) != 0)
+    if (title_terms(e, in) != 0 || body_terms(e, in) != 0 || name_terms(e, in) != 0 ||
+        (e->df.n > DF_MAX && !df_prune(&e->df, forget_term, e)))
         return -4;
     finish_doc(d, &e->df);
     return build_tab(d) ? 0 : -4;
@@ -1551,7 +1569,7 @@ void st_engine_stats(const st_engine *e, st_stats *st)
     for (size_t i = 0; i < e->n_lists; i++)
         ib += e->lists[i].cap * sizeof(uint64_t);
     st->index_bytes = ib;
-    st->df_bytes = df_bytes(&e->df);
+    st->df_bytes = df_bytes(&e->df) + st_terms_bytes(e->terms);
     st->grams_bytes = ((size_t)1 << GRAMS_BITS) * sizeof *e->grams;
     st->bytes = st->story_bytes + st->index_bytes + st->df_bytes + st->grams_bytes;
 }
@@ -1821,6 +1839,8 @@ int st_engine_save(st_engine *e, const st_sink *out)
         rc = b.oom ? -4 : out->story(out->arg, s->id, b.p, b.n);
     }
     free(b.p);
+    for (size_t i = 0; i < e->n_pruned && rc == 0; i++) /* before: a term may be back */
+        rc = out->df(out->arg, e->pruned[i], 0);
     for (size_t i = 0; i < e->df.cap && rc == 0; i++)
         if (e->df.e[i].term && e->df.e[i].dirty)
             rc = out->df(out->arg, e->df.e[i].term, e->df.e[i].seen);
@@ -1879,6 +1899,7 @@ void st_engine_saved(st_engine *e)
     for (size_t i = 0; i < e->n_closed; i++)
         free(e->closed[i]);
     e->n_closed = 0;
+    e->n_pruned = 0;
     for (size_t i = 0; i < e->df.cap; i++)
         e->df.e[i].dirty = 0;
 }

@@ -99,7 +99,8 @@ typedef struct st_stats {
     size_t bytes;       /* all the engine holds */
     size_t story_bytes; /* the open stories themselves (centroids, label, names shown,
                          * members): what one more open story costs, times open */
-    size_t df_bytes, index_bytes, grams_bytes;
+    size_t df_bytes; /* document frequencies and the word cache */
+    size_t index_bytes, grams_bytes;
 } st_stats;
 void st_engine_stats(const st_engine *e, st_stats *s);
 

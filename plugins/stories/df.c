@@ -77,3 +77,33 @@ double df_idf(const df_table *d, uint32_t term)
 }
 
 size_t df_bytes(const df_table *d) { return d->cap * sizeof *d->e; }
+
+bool df_prune(df_table *d, void (*gone)(void *arg, uint32_t term), void *arg)
+{
+    uint32_t bar = 1;
+    while (d->n > DF_MAX / 2) {
+        df_table k = {.cap = d->cap, .prior_docs = d->prior_docs, .seen_docs = d->seen_docs,
+                      .prior_weight = d->prior_weight};
+        k.e = calloc(k.cap, sizeof *k.e);
+        if (!k.e)
+            return false;
+        for (size_t i = 0; i < d->cap; i++) {
+            const df_entry *x = &d->e[i];
+            if (!x->term)
+                continue;
+            if (!x->prior && x->seen <= bar) {
+                gone(arg, x->term);
+                continue;
+            }
+            size_t j = home(x->term, k.cap);
+            while (k.e[j].term)
+                j = (j + 1) & (k.cap - 1);
+            k.e[j] = *x;
+            k.n++;
+        }
+        free(d->e);
+        *d = k;
+        bar *= 2; /* still too many: the next pass forgets more */
+    }
+    return true;
+}

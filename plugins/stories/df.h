@@ -39,4 +39,12 @@ const df_entry *df_find(const df_table *d, uint32_t term);
 double df_idf(const df_table *d, uint32_t term);
 size_t df_bytes(const df_table *d);
 
+/* The stream's vocabulary grows without end (names, typos, numbers): past
+ * DF_MAX terms, the terms the prior does not know and the stream has seen
+ * least are forgotten (an unseen term and a term seen once weigh almost the
+ * same) until at most half of DF_MAX are left. Each term forgotten is
+ * passed to `gone` (for the store). false when memory runs out. */
+#define DF_MAX (1u << 20)
+bool df_prune(df_table *d, void (*gone)(void *arg, uint32_t term), void *arg);
+
 #endif

@@ -38,6 +38,7 @@ static const char *cleanup =
     "DELETE FROM stories WHERE gen < (SELECT max(gen) FROM stories s WHERE s.id = stories.id);"
     "DELETE FROM stories WHERE blob IS NULL;"
     "DELETE FROM df WHERE gen < (SELECT max(gen) FROM df d WHERE d.term = df.term);"
+    "DELETE FROM df WHERE seen = 0;" /* forgotten (df.h, df_prune) */
     "DELETE FROM counters WHERE gen < (SELECT max(gen) FROM counters);";
 
 static int fail(st_store *s, char *err, size_t n, const char *what)

@@ -127,6 +127,12 @@ st_terms *st_terms_new(void)
     return t;
 }
 
+size_t st_terms_bytes(const st_terms *t)
+{
+    return t->cache_cap * sizeof *t->cache + t->arena_cap + t->seq_cap * sizeof *t->seq +
+           t->slot_cap * sizeof *t->slots + t->out_cap * sizeof *t->out;
+}
+
 void st_terms_free(st_terms *t)
 {
     if (!t)

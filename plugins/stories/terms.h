@@ -24,6 +24,8 @@ typedef struct st_term {
 /* NULL when memory runs out or the stemmer is missing. */
 st_terms *st_terms_new(void);
 void st_terms_free(st_terms *t);
+/* Memory held by the word cache. */
+size_t st_terms_bytes(const st_terms *t);
 
 /* The distinct terms of text[0, len), in first-seen order, with counts.
  * Returns the number of terms (0 for a text without content words), or -1

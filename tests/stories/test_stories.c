@@ -713,6 +713,43 @@ static void test_damaged_blobs(void **unused)
     mem_free(m);
 }
 
+/* The frequencies forget the stream's rarest terms past DF_MAX, never one
+ * the prior knows, and tell the store which (df.h). */
+static size_t n_gone;
+static void count_gone(void *arg, uint32_t term)
+{
+    (void)arg;
+    assert_true(term >= 100); /* prior-known (1..49) and frequent (50..99) stay */
+    n_gone++;
+}
+
+static void test_df_prune(void **st)
+{
+    (void)st;
+    df_table d;
+    assert_true(df_init(&d));
+    for (uint32_t t = 1; t < 50; t++)
+        df_slot(&d, t)->prior = 3;
+    for (uint32_t t = 50; t < 100; t++)
+        df_slot(&d, t)->seen = 40;
+    for (uint32_t t = 100; d.n <= DF_MAX; t++)
+        df_slot(&d, t)->seen = 1 + (t % 3 == 0); /* ones and twos */
+    size_t before = d.n;
+    n_gone = 0;
+    assert_true(df_prune(&d, count_gone, NULL));
+    assert_true(d.n <= DF_MAX / 2);
+    assert_int_equal(d.n + n_gone, before);
+    for (uint32_t t = 1; t < 50; t++)
+        assert_non_null(df_find(&d, t));
+    for (uint32_t t = 50; t < 100; t++)
+        assert_int_equal(df_find(&d, t)->seen, 40);
+    /* a table under the limit is left alone */
+    n_gone = 0;
+    assert_true(df_prune(&d, count_gone, NULL));
+    assert_int_equal(n_gone, 0);
+    df_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -722,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_map),
         cmocka_unit_test(test_parse_date),
         cmocka_unit_test(test_terms),
+        cmocka_unit_test(test_df_prune),
         cmocka_unit_test(test_blob_round_trip),
         cmocka_unit_test(test_damaged_blobs),
     };
