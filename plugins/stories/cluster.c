@@ -1,8 +1,5 @@
 /* The online story clusterer; see cluster.h. */
-#include "cluster.h"
-
-#include "map.h"
-#include "terms.h"
+#include "engine.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -10,147 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
-
-/* Sizes that bound the memory of one story and the cost of one document.
- * A story's centroid keeps its heaviest terms only: past a hundred body
- * terms the weights are small and the cosine hardly moves. */
-#define BODY_KEEP 100
-#define TITLE_KEEP 32
-#define NAMES_KEEP 48
-#define LABEL_KEEP 32
-#define LABEL_BYTES 300    /* a label is a headline: a longer title is cut */
-#define DOC_BODY_KEEP 200  /* a document's body vector */
-#define DOC_WORDS 5000     /* words read of a body: a 20 MB text costs its head */
-#define KEYS_BODY 12       /* a document's body terms looked up in the index */
-#define KEYS_NAMES 12
-#define KEYS_TITLE 8
-#define POSTINGS_MAX 64    /* stories remembered per term: the most recent */
-#define CANDIDATES 12      /* stories compared in full per document */
-#define SOURCES_MAX 16     /* outlets remembered per story (for same_source) */
-#define SHOW_MAX 16        /* names and words a story keeps to show */
-#define MEMBERS_MAX 1000   /* member ids per story (the latest), for copies and re-runs */
-#define MENTIONS_MAX 4096  /* entity mentions of a document read */
-#define GRAMS_BITS 21      /* the 4-gram table: 2^21 entries, 16 MB: the last
-                            * few thousand documents' sentences */
-#define DOC_GRAMS 3000     /* 4-grams of a document looked up */
-#define GRAM_COMMON 0x80000000u /* an n-gram two stories have used: boilerplate */
-
-typedef struct show_term {
-    uint32_t term;
-    uint8_t name; /* 1 a name, 0 a word */
-    char *s;
-} show_term;
-
-typedef struct story {
-    /* what finding candidates reads of every story a posting names, in
-     * the first cache line */
-    char *id; /* NULL: a free slot */
-    uint32_t gen;
-    int first, last;
-    uint32_t owner; /* 31 bits of the id's hash: how the 4-gram table names it,
-                     * the same in every run (a slot is not) */
-    uint64_t seq;
-    float norm[4]; /* of title, body, names, people: every comparison divides by them */
-    sv title, body, names, label_vec;
-    char *label;
-    uint32_t size;
-    uint32_t sources[SOURCES_MAX];
-    uint32_t n_sources;
-    show_term show[SHOW_MAX];
-    uint32_t n_show;
-    uint64_t *members; /* hashes of member ids */
-    uint32_t n_members, cap_members;
-    bool dirty;
-} story;
-
-typedef struct word_ref {
-    uint32_t term;
-    uint8_t name;
-    uint32_t off; /* in the document's arena */
-} word_ref;
-
-/* A document as vectors, with the strings of its terms for showing. */
-/* The terms a document is found by, and finds stories by: its heaviest
- * names, title words and body words. */
-typedef struct key {
-    uint32_t term;
-    float w;
-    uint8_t name;
-} key;
-
-#define KEYS_MAX (KEYS_NAMES + KEYS_TITLE + KEYS_BODY)
-
-typedef struct dslot {
-    uint32_t term; /* 0 empty */
-    float title, body, name;
-    uint32_t word, name_word; /* offsets + 1 of the strings in the arena; 0 none */
-} dslot;
-
-typedef struct docv {
-    sv title, body, names;
-    dslot *tab; /* every term of the document with its weights, for comparisons */
-    size_t tab_cap;
-    word_ref *words;
-    size_t n_words, cap_words;
-    char *arena;
-    size_t alen, acap;
-    int date;
-    uint32_t source;
-    key keys[KEYS_MAX];
-    size_t n_keys;
-    double norm_names, norm_people; /* of the two parts of the unit names vector */
-    uint32_t *grams; /* hashes of the body's word 4-grams */
-    size_t n_grams, cap_grams;
-} docv;
-
-typedef struct plist {
-    uint64_t *e; /* slot << 32 | gen */
-    uint32_t n, cap;
-} plist;
-
-typedef struct cand {
-    uint32_t slot;
-    float acc;
-    uint32_t shared; /* 4-grams it owns that the document has */
-} cand;
-
-struct st_engine {
-    st_params p;
-    const st_model *m;
-    double threshold;
-    st_terms *terms;
-    df_table df;
-    story *stories;
-    size_t n_slots, cap_slots, n_open;
-    uint32_t *free_slots;
-    size_t n_free;
-    st_map ids;     /* hash of story id -> slot */
-    st_map members; /* hash of document id -> slot << 32 | gen */
-    st_map keys;    /* term -> index into lists */
-    st_map owners;  /* story owner (see story) -> slot << 32 | gen */
-    plist *lists;
-    size_t n_lists, cap_lists;
-    size_t closed_since_compact;
-    uint32_t *pruned; /* terms the frequencies forgot since the last save */
-    size_t n_pruned, cap_pruned;
-    char **closed; /* ids of stories closed since the last save */
-    size_t n_closed, cap_closed;
-    uint64_t docs, seq;
-    int now;
-    size_t opened, n_closed_total;
-    docv d;
-    /* word 4-gram -> the story that printed it first (gram << 32 | the
-     * story's owner | GRAM_COMMON); a direct-mapped table, so its size and
-     * the cost per document never grow */
-    uint64_t *grams;
-    bool grams_dirty;
-    /* per document scratch */
-    st_map seen; /* term -> index: a document's words and names, each once */
-    st_map acc; /* slot -> index into cands */
-    cand *cands;
-    size_t n_cands, cap_cands;
-    char *show_buf[ST_SHOW * 2 + ST_TERMS];
-};
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
@@ -166,7 +22,7 @@ static inline void prefetch(const void *p)
 }
 
 
-static uint64_t hash_id(const char *s)
+uint64_t st__hash_id(const char *s)
 {
     uint64_t h = XXH3_64bits(s, strlen(s));
     return h ? h : 1;
@@ -175,13 +31,13 @@ static uint64_t hash_id(const char *s)
 /* 31 bits of the id's hash, never 0: the top bit of a 4-gram entry is
  * GRAM_COMMON. Two open stories with one owner (one chance in 2^31 a pair)
  * share their 4-grams' evidence, nothing worse. */
-static uint32_t owner_of(const char *id)
+uint32_t st__owner_of(const char *id)
 {
-    uint32_t o = (uint32_t)(hash_id(id) >> 33);
+    uint32_t o = (uint32_t)(st__hash_id(id) >> 33);
     return o ? o : 1;
 }
 
-static char *dupstr(const char *s, size_t n)
+char *st__dupstr(const char *s, size_t n)
 {
     char *p = malloc(n + 1);
     if (p) {
@@ -249,7 +105,7 @@ st_engine *st_engine_new(const st_params *p, const st_model *m)
     return e;
 }
 
-static void story_clear(story *s)
+void st__story_clear(story *s)
 {
     free(s->id);
     s->id = NULL;
@@ -283,7 +139,7 @@ void st_engine_free(st_engine *e)
     if (!e)
         return;
     for (size_t i = 0; i < e->n_slots; i++)
-        story_clear(&e->stories[i]);
+        st__story_clear(&e->stories[i]);
     free(e->stories);
     free(e->free_slots);
     st_map_free(&e->ids);
@@ -307,7 +163,7 @@ void st_engine_free(st_engine *e)
     free(e);
 }
 
-static story *slot_story(st_engine *e, uint64_t ref)
+story *st__slot_story(st_engine *e, uint64_t ref)
 {
     uint32_t slot = (uint32_t)(ref >> 32), gen = (uint32_t)ref;
     if (slot >= e->n_slots)
@@ -316,7 +172,7 @@ static story *slot_story(st_engine *e, uint64_t ref)
     return s->id && s->gen == gen ? s : NULL;
 }
 
-static uint64_t ref_of(st_engine *e, const story *s)
+uint64_t st__ref_of(st_engine *e, const story *s)
 {
     return (uint64_t)(s - e->stories) << 32 | s->gen;
 }
@@ -333,7 +189,7 @@ static int by_w_desc(const void *a, const void *b)
 }
 
 /* The `keep` heaviest of a vector's terms, appended to out. */
-static size_t top_keys(const sv *v, size_t keep, uint8_t name, key *out)
+size_t st__top_keys(const sv *v, size_t keep, uint8_t name, key *out)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < v->n; i++) {
@@ -355,9 +211,9 @@ static size_t top_keys(const sv *v, size_t keep, uint8_t name, key *out)
 
 static size_t doc_keys(const docv *d, key *out)
 {
-    size_t n = top_keys(&d->names, KEYS_NAMES, 1, out);
-    n += top_keys(&d->title, KEYS_TITLE, 0, out + n);
-    n += top_keys(&d->body, KEYS_BODY, 0, out + n);
+    size_t n = st__top_keys(&d->names, KEYS_NAMES, 1, out);
+    n += st__top_keys(&d->title, KEYS_TITLE, 0, out + n);
+    n += st__top_keys(&d->body, KEYS_BODY, 0, out + n);
     return n;
 }
 
@@ -670,7 +526,7 @@ static int build_doc(st_engine *e, const st_input *in)
 
 /* ---- the inverted index ------------------------------------------------------------ */
 
-static bool post(st_engine *e, uint32_t term, uint64_t ref)
+bool st__post(st_engine *e, uint32_t term, uint64_t ref)
 {
     uint64_t *ix = st_map_get(&e->keys, term);
     plist *l;
@@ -716,9 +572,9 @@ static bool post(st_engine *e, uint32_t term, uint64_t ref)
 
 static bool index_doc(st_engine *e, const story *s)
 {
-    uint64_t ref = ref_of(e, s);
+    uint64_t ref = st__ref_of(e, s);
     for (size_t i = 0; i < e->d.n_keys; i++)
-        if (!post(e, e->d.keys[i].term, ref))
+        if (!st__post(e, e->d.keys[i].term, ref))
             return false;
     return true;
 }
@@ -733,7 +589,7 @@ static bool compact(st_engine *e)
         plist *l = &e->lists[i];
         uint32_t k = 0;
         for (uint32_t j = 0; j < l->n; j++)
-            if (slot_story(e, l->e[j]))
+            if (st__slot_story(e, l->e[j]))
                 l->e[k++] = l->e[j];
         l->n = k;
         live += k > 0;
@@ -778,7 +634,7 @@ static bool remember_closed(st_engine *e, const char *id)
         e->closed = g;
         e->cap_closed = cap;
     }
-    char *c = dupstr(id, strlen(id));
+    char *c = st__dupstr(id, strlen(id));
     if (!c)
         return false;
     e->closed[e->n_closed++] = c;
@@ -789,16 +645,16 @@ static bool close_story(st_engine *e, story *s)
 {
     if (!remember_closed(e, s->id))
         return false;
-    st_map_del(&e->ids, hash_id(s->id));
+    st_map_del(&e->ids, st__hash_id(s->id));
     uint64_t *o = st_map_get(&e->owners, s->owner);
-    if (o && slot_story(e, *o) == s)
+    if (o && st__slot_story(e, *o) == s)
         st_map_del(&e->owners, s->owner);
     for (uint32_t i = 0; i < s->n_members; i++) {
         uint64_t *r = st_map_get(&e->members, s->members[i]);
-        if (r && slot_story(e, *r) == s)
+        if (r && st__slot_story(e, *r) == s)
             st_map_del(&e->members, s->members[i]);
     }
-    story_clear(s);
+    st__story_clear(s);
     s->gen++;
     e->free_slots[e->n_free++] = (uint32_t)(s - e->stories);
     e->n_open--;
@@ -859,7 +715,7 @@ static bool evict(st_engine *e)
     return maybe_compact(e);
 }
 
-static story *new_slot(st_engine *e)
+story *st__new_slot(st_engine *e)
 {
     if (!e->n_free) {
         if (e->n_slots == e->cap_slots) {
@@ -890,12 +746,12 @@ static story *new_slot(st_engine *e)
  * re-run or a copy of an older one is compared like any document. */
 static bool add_member(st_engine *e, story *s, const char *doc_id)
 {
-    uint64_t h = hash_id(doc_id);
+    uint64_t h = st__hash_id(doc_id);
     uint32_t at = s->n_members;
     if (at == MEMBERS_MAX) {
         at = s->size % MEMBERS_MAX;
         uint64_t *r = st_map_get(&e->members, s->members[at]);
-        if (r && slot_story(e, *r) == s)
+        if (r && st__slot_story(e, *r) == s)
             st_map_del(&e->members, s->members[at]);
     } else if (at == s->cap_members) {
         uint32_t cap = s->cap_members ? s->cap_members * 2 : 4;
@@ -908,7 +764,7 @@ static bool add_member(st_engine *e, story *s, const char *doc_id)
     s->members[at] = h;
     if (at == s->n_members)
         s->n_members++;
-    return st_map_put(&e->members, h, ref_of(e, s));
+    return st_map_put(&e->members, h, st__ref_of(e, s));
 }
 
 static void add_source(story *s, uint32_t src)
@@ -922,7 +778,7 @@ static void add_source(story *s, uint32_t src)
         s->sources[s->n_sources++] = src;
 }
 
-static void set_norms(story *s)
+void st__set_norms(story *s)
 {
     s->norm[0] = (float)sv_norm(&s->title);
     s->norm[1] = (float)sv_norm(&s->body);
@@ -1000,7 +856,7 @@ static bool update_show(st_engine *e, story *s)
         keep[k] = all[best];
         if (!keep[k].s) {
             const char *str = doc_word_of(d, keep[k].term, keep[k].name);
-            keep[k].s = str ? dupstr(str, strlen(str)) : NULL;
+            keep[k].s = str ? st__dupstr(str, strlen(str)) : NULL;
             if (!keep[k].s)
                 break; /* out of memory: show fewer */
         }
@@ -1041,7 +897,7 @@ static bool update_label(st_engine *e, story *s, const st_input *in)
         while (n > 0 && ((unsigned char)in->title[n] & 0xc0) == 0x80)
             n--;
     }
-    char *l = dupstr(in->title, n);
+    char *l = st__dupstr(in->title, n);
     if (!l || !sv_copy(&s->label_vec, &e->d.body)) {
         free(l);
         return false;
@@ -1077,7 +933,7 @@ static bool join(st_engine *e, story *s, const st_input *in)
     sv_shrink(&s->title);
     sv_shrink(&s->body);
     sv_shrink(&s->names);
-    set_norms(s);
+    st__set_norms(s);
     widen_dates(s, d->date);
     add_source(s, d->source);
     s->size++;
@@ -1090,13 +946,13 @@ static bool join(st_engine *e, story *s, const st_input *in)
 
 static story *open_story(st_engine *e, const st_input *in, const char *id)
 {
-    story *s = new_slot(e);
+    story *s = st__new_slot(e);
     if (!s)
         return NULL;
-    s->id = dupstr(id, strlen(id));
-    s->owner = owner_of(id);
-    if (!s->id || !st_map_put(&e->ids, hash_id(id), ref_of(e, s)) ||
-        !st_map_put(&e->owners, s->owner, ref_of(e, s)) || !join(e, s, in))
+    s->id = st__dupstr(id, strlen(id));
+    s->owner = st__owner_of(id);
+    if (!s->id || !st_map_put(&e->ids, st__hash_id(id), st__ref_of(e, s)) ||
+        !st_map_put(&e->owners, s->owner, st__ref_of(e, s)) || !join(e, s, in))
         return NULL;
     e->opened++;
     return s;
@@ -1167,7 +1023,7 @@ static bool in_window(const st_engine *e, const story *s, int date)
 static story *gram_story(st_engine *e, uint32_t owner)
 {
     uint64_t *r = st_map_get(&e->owners, owner & ~GRAM_COMMON);
-    return r ? slot_story(e, *r) : NULL;
+    return r ? st__slot_story(e, *r) : NULL;
 }
 
 /* Which stories own the document's 4-grams: each found counts for its
@@ -1253,7 +1109,7 @@ static int candidates(st_engine *e)
         for (uint32_t j = 0; j < l->n; j++) {
             if (j + PREFETCH < l->n && (size_t)(l->e[j + PREFETCH] >> 32) < e->n_slots)
                 prefetch(&e->stories[l->e[j + PREFETCH] >> 32]);
-            story *s = slot_story(e, l->e[j]);
+            story *s = st__slot_story(e, l->e[j]);
             if (!s || !in_window(e, s, e->d.date))
                 continue;
             uint64_t slot = (uint64_t)(s - e->stories) + 1;
@@ -1448,8 +1304,8 @@ int st_engine_add(st_engine *e, const st_input *in_raw, st_result *r)
     st_input in = *in_raw;
     prepare(e, &in);
     /* the same document again: its story, unchanged */
-    uint64_t *m = st_map_get(&e->members, hash_id(in.id));
-    story *s = m ? slot_story(e, *m) : NULL;
+    uint64_t *m = st_map_get(&e->members, st__hash_id(in.id));
+    story *s = m ? st__slot_story(e, *m) : NULL;
     if (s) {
         r->seen_before = true;
         describe(s, r);
@@ -1461,8 +1317,8 @@ int st_engine_add(st_engine *e, const st_input *in_raw, st_result *r)
     if (build_doc(e, &in) != 0)
         return -4;
     /* a near copy goes where its original went, without a vote */
-    m = in.copy_of ? st_map_get(&e->members, hash_id(in.copy_of)) : NULL;
-    s = m ? slot_story(e, *m) : NULL;
+    m = in.copy_of ? st_map_get(&e->members, st__hash_id(in.copy_of)) : NULL;
+    s = m ? st__slot_story(e, *m) : NULL;
     if (s) {
         widen_dates(s, e->d.date);
         add_source(s, e->d.source);
@@ -1522,8 +1378,8 @@ int st_engine_add_gold(st_engine *e, const st_input *in_raw, const char *gold, s
     e->docs++;
     if (build_doc(e, &in) != 0)
         return -4;
-    uint64_t *g = st_map_get(&e->ids, hash_id(gold));
-    story *gs = g ? slot_story(e, *g) : NULL;
+    uint64_t *g = st_map_get(&e->ids, st__hash_id(gold));
+    story *gs = g ? st__slot_story(e, *g) : NULL;
     if (gs && !in_window(e, gs, e->d.date))
         gs = NULL;
     *gold_open = gs != NULL;
@@ -1574,332 +1430,3 @@ void st_engine_stats(const st_engine *e, st_stats *st)
     st->bytes = st->story_bytes + st->index_bytes + st->df_bytes + st->grams_bytes;
 }
 
-/* ---- serialisation ----------------------------------------------------------------- */
-
-/* A story blob: "STS1", then in order (little-endian as the machine writes
- * it; a store is not moved between architectures): first, last (int32),
- * seq (u64), size, n_sources, sources (u32), the id, the label (u32 length
- * + bytes; length 0xffffffff for none), the vectors title, body, names,
- * label_vec (u32 n + n u32 terms + n f32 weights), n_show and each (u32
- * term, u8 name, string), n_members and the member hashes (u64). */
-typedef struct buf {
-    unsigned char *p;
-    size_t n, cap;
-    bool oom;
-} buf;
-
-static void put(buf *b, const void *x, size_t n)
-{
-    if (b->oom || !n) /* an empty vector's arrays may be NULL: no memcpy from them */
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->n + n)
-            cap *= 2;
-        unsigned char *g = realloc(b->p, cap);
-        if (!g) {
-            b->oom = true;
-            return;
-        }
-        b->p = g;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, x, n);
-    b->n += n;
-}
-
-static void put_u32(buf *b, uint32_t v) { put(b, &v, 4); }
-
-static void put_str(buf *b, const char *s)
-{
-    if (!s) {
-        put_u32(b, UINT32_MAX);
-        return;
-    }
-    uint32_t n = (uint32_t)strlen(s);
-    put_u32(b, n);
-    put(b, s, n);
-}
-
-static void put_sv(buf *b, const sv *v)
-{
-    put_u32(b, v->n);
-    put(b, v->t, v->n * sizeof *v->t);
-    put(b, v->w, v->n * sizeof *v->w);
-}
-
-static void story_blob(const story *s, buf *b)
-{
-    put(b, "STS1", 4);
-    int32_t d[2] = {s->first, s->last};
-    put(b, d, sizeof d);
-    put(b, &s->seq, 8);
-    put_u32(b, s->size);
-    put_u32(b, s->n_sources);
-    put(b, s->sources, s->n_sources * sizeof *s->sources);
-    put_str(b, s->id);
-    put_str(b, s->label);
-    put_sv(b, &s->title);
-    put_sv(b, &s->body);
-    put_sv(b, &s->names);
-    put_sv(b, &s->label_vec);
-    put_u32(b, s->n_show);
-    for (uint32_t i = 0; i < s->n_show; i++) {
-        put_u32(b, s->show[i].term);
-        put(b, &s->show[i].name, 1);
-        put_str(b, s->show[i].s);
-    }
-    put_u32(b, s->n_members);
-    put(b, s->members, s->n_members * sizeof *s->members);
-}
-
-typedef struct rd {
-    const unsigned char *p;
-    size_t n, at;
-    bool bad;
-} rd;
-
-static void get(rd *r, void *x, size_t n)
-{
-    if (!n) /* into an empty vector, whose arrays may be NULL */
-        return;
-    if (r->bad || r->n - r->at < n) {
-        r->bad = true;
-        memset(x, 0, n);
-        return;
-    }
-    memcpy(x, r->p + r->at, n);
-    r->at += n;
-}
-
-static uint32_t get_u32(rd *r)
-{
-    uint32_t v;
-    get(r, &v, 4);
-    return v;
-}
-
-static char *get_str(rd *r, bool *oom)
-{
-    uint32_t n = get_u32(r);
-    if (n == UINT32_MAX || r->bad)
-        return NULL;
-    if (r->n - r->at < n) {
-        r->bad = true;
-        return NULL;
-    }
-    char *s = dupstr((const char *)r->p + r->at, n);
-    if (!s)
-        *oom = true;
-    r->at += n;
-    return s;
-}
-
-static bool get_sv(rd *r, sv *v, uint32_t max)
-{
-    uint32_t n = get_u32(r);
-    if (r->bad || n > max || (size_t)n * 8 > r->n - r->at) {
-        r->bad = true;
-        return true;
-    }
-    if (!sv_reserve(v, n))
-        return false;
-    get(r, v->t, n * sizeof *v->t);
-    get(r, v->w, n * sizeof *v->w);
-    v->n = n;
-    for (uint32_t i = 1; i < n; i++)
-        if (v->t[i - 1] >= v->t[i])
-            r->bad = true; /* must be sorted, or every dot product is wrong */
-    return true;
-}
-
-int st_engine_load_story(st_engine *e, const void *blob, size_t len)
-{
-    rd r = {blob, len, 0, false};
-    char magic[4];
-    get(&r, magic, 4);
-    if (r.bad || memcmp(magic, "STS1", 4))
-        return -3;
-    story *s = new_slot(e);
-    if (!s)
-        return -4;
-    bool oom = false;
-    int32_t d[2];
-    get(&r, d, sizeof d);
-    s->first = d[0];
-    s->last = d[1];
-    get(&r, &s->seq, 8);
-    s->size = get_u32(&r);
-    s->n_sources = get_u32(&r);
-    if (s->n_sources > SOURCES_MAX)
-        r.bad = true, s->n_sources = 0;
-    get(&r, s->sources, s->n_sources * sizeof *s->sources);
-    s->id = get_str(&r, &oom);
-    s->label = get_str(&r, &oom);
-    if (!s->id)
-        r.bad = true;
-    if (!get_sv(&r, &s->title, 1u << 16) || !get_sv(&r, &s->body, 1u << 16) ||
-        !get_sv(&r, &s->names, 1u << 16) || !get_sv(&r, &s->label_vec, 1u << 16))
-        oom = true;
-    uint32_t ns = get_u32(&r);
-    if (ns > SHOW_MAX)
-        r.bad = true;
-    for (uint32_t i = 0; i < ns && !r.bad && !oom; i++) {
-        s->show[i].term = get_u32(&r);
-        get(&r, &s->show[i].name, 1);
-        s->show[i].s = get_str(&r, &oom);
-        if (!s->show[i].s)
-            r.bad = true;
-        else
-            s->n_show++;
-    }
-    uint32_t nm = get_u32(&r);
-    if (nm > MEMBERS_MAX || (size_t)nm * 8 > r.n - r.at)
-        r.bad = true;
-    if (!r.bad && !oom && nm) {
-        s->members = malloc(nm * sizeof *s->members);
-        if (!s->members)
-            oom = true;
-        else {
-            get(&r, s->members, nm * sizeof *s->members);
-            s->n_members = s->cap_members = nm;
-        }
-    }
-    if (r.at != r.n)
-        r.bad = true;
-    if (!r.bad && !oom && st_map_get(&e->ids, hash_id(s->id)))
-        r.bad = true; /* the same story twice */
-    if (!r.bad && !oom) {
-        set_norms(s);
-        uint64_t ref = ref_of(e, s);
-        s->owner = owner_of(s->id);
-        oom = !st_map_put(&e->ids, hash_id(s->id), ref) || !st_map_put(&e->owners, s->owner, ref);
-        for (uint32_t i = 0; i < s->n_members && !oom; i++)
-            oom = !st_map_put(&e->members, s->members[i], ref);
-        /* the index learns the story's terms as if from one document */
-        key keys[NAMES_KEEP + TITLE_KEEP + KEYS_BODY];
-        size_t nk = top_keys(&s->names, NAMES_KEEP, 1, keys);
-        nk += top_keys(&s->title, TITLE_KEEP, 0, keys + nk);
-        nk += top_keys(&s->body, KEYS_BODY, 0, keys + nk);
-        for (size_t i = 0; i < nk && !oom; i++)
-            oom = !post(e, keys[i].term, ref);
-        if (s->seq > e->seq)
-            e->seq = s->seq;
-    }
-    if (r.bad || oom) {
-        /* the id's entry goes only if it is this slot's: a blob refused as
-         * the same story twice must not unlink the story loaded first */
-        uint64_t *mine = s->id ? st_map_get(&e->ids, hash_id(s->id)) : NULL;
-        if (mine && *mine == ref_of(e, s))
-            st_map_del(&e->ids, hash_id(s->id));
-        mine = s->id ? st_map_get(&e->owners, s->owner) : NULL;
-        if (mine && *mine == ref_of(e, s))
-            st_map_del(&e->owners, s->owner);
-        story_clear(s);
-        s->gen++;
-        e->free_slots[e->n_free++] = (uint32_t)(s - e->stories);
-        e->n_open--;
-        return oom ? -4 : -3;
-    }
-    return 0;
-}
-
-int st_engine_load_df(st_engine *e, uint32_t term, uint32_t seen)
-{
-    df_entry *x = df_slot(&e->df, term);
-    if (!x)
-        return -4;
-    x->seen = seen;
-    return 0;
-}
-
-void st_engine_load_counters(st_engine *e, uint64_t docs, int now, uint64_t seq)
-{
-    e->df.seen_docs = docs;
-    e->docs = docs;
-    e->now = now;
-    if (seq > e->seq)
-        e->seq = seq;
-}
-
-int st_engine_save(st_engine *e, const st_sink *out)
-{
-    int rc = 0;
-    /* closed first: a story closed and opened again under the same id (a
-     * page crawled again after its story closed) is then written over */
-    for (size_t i = 0; i < e->n_closed && rc == 0; i++)
-        rc = out->closed(out->arg, e->closed[i]);
-    buf b = {0};
-    for (size_t i = 0; i < e->n_slots && rc == 0; i++) {
-        story *s = &e->stories[i];
-        if (!s->id || !s->dirty)
-            continue;
-        b.n = 0;
-        story_blob(s, &b);
-        rc = b.oom ? -4 : out->story(out->arg, s->id, b.p, b.n);
-    }
-    free(b.p);
-    for (size_t i = 0; i < e->n_pruned && rc == 0; i++) /* before: a term may be back */
-        rc = out->df(out->arg, e->pruned[i], 0);
-    for (size_t i = 0; i < e->df.cap && rc == 0; i++)
-        if (e->df.e[i].term && e->df.e[i].dirty)
-            rc = out->df(out->arg, e->df.e[i].term, e->df.e[i].seen);
-    if (rc == 0)
-        rc = out->counters(out->arg, e->df.seen_docs, e->now, e->seq);
-    if (rc == 0 && e->grams_dirty)
-        rc = out->grams(out->arg, e->grams, (size_t)1 << GRAMS_BITS);
-    return rc;
-}
-
-typedef struct by_seq_ref {
-    uint64_t seq, ref;
-} by_seq_ref;
-
-static int cmp_seq_ref(const void *a, const void *b)
-{
-    uint64_t x = ((const by_seq_ref *)a)->seq, y = ((const by_seq_ref *)b)->seq;
-    return x < y ? -1 : x > y;
-}
-
-void st_engine_loaded(st_engine *e)
-{
-    /* stories were posted in the store's order; the lists keep the most
-     * recent last, so they are put in the order the stories were joined */
-    by_seq_ref tmp[POSTINGS_MAX];
-    for (size_t i = 0; i < e->n_lists; i++) {
-        plist *l = &e->lists[i];
-        uint32_t n = 0;
-        for (uint32_t j = 0; j < l->n; j++) {
-            story *s = slot_story(e, l->e[j]);
-            if (s)
-                tmp[n++] = (by_seq_ref){s->seq, l->e[j]};
-        }
-        qsort(tmp, n, sizeof *tmp, cmp_seq_ref);
-        for (uint32_t j = 0; j < n; j++)
-            l->e[j] = tmp[j].ref;
-        l->n = n;
-    }
-}
-
-size_t st_engine_grams_size(void) { return (size_t)1 << GRAMS_BITS; }
-
-int st_engine_load_grams(st_engine *e, const uint64_t *table, size_t n)
-{
-    if (n != (size_t)1 << GRAMS_BITS)
-        return -3;
-    memcpy(e->grams, table, n * sizeof *table);
-    return 0;
-}
-
-void st_engine_saved(st_engine *e)
-{
-    e->grams_dirty = false;
-    for (size_t i = 0; i < e->n_slots; i++)
-        e->stories[i].dirty = false;
-    for (size_t i = 0; i < e->n_closed; i++)
-        free(e->closed[i]);
-    e->n_closed = 0;
-    e->n_pruned = 0;
-    for (size_t i = 0; i < e->df.cap; i++)
-        e->df.e[i].dirty = 0;
-}
