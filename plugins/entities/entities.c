@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "textmill/plugin.h"
 
+#include "datadir.h"
+
 #include "fold.h"
 #include "gazetteer.h"
 #include "gzcache.h"
@@ -18,7 +20,6 @@
 #include "model/ner_gaz.h"
 #include "model/tokenize.h"
 
-#include <dlfcn.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -129,21 +130,6 @@ static const char *country_of(void *ud, const char *w, size_t n)
     return nationality || country ? s->countries[slot] : NULL;
 }
 
-/* The directory holding this plugin's own file, to find the data beside it. */
-static void data_dir(char *out, size_t n, const char *sub)
-{
-    Dl_info info;
-    out[0] = 0;
-    if (dladdr((void *)data_dir, &info) && info.dli_fname) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s", info.dli_fname);
-        char *slash = strrchr(path, '/');
-        if (slash)
-            *slash = 0;
-        snprintf(out, n, "%s/../%s", path, sub);
-    }
-}
-
 static void fini(void *st)
 {
     state *s = st;
@@ -249,7 +235,7 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
         fini(s);
         return TM_ENOMEM;
     }
-    data_dir(dir, sizeof dir, "gazetteers");
+    tm_plugin_data_dir(dir, sizeof dir, "gazetteers");
     for (size_t i = 0; i < nb; i++) {
         snprintf(bpath[i], sizeof bpath[i], "%s/%s", dir, base[i]);
         lists[nl++] = bpath[i];
@@ -291,7 +277,7 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
         if (c->model)
             snprintf(path, sizeof path, "%s", c->model);
         else {
-            data_dir(dir, sizeof dir, "models");
+            tm_plugin_data_dir(dir, sizeof dir, "models");
             snprintf(path, sizeof path, "%s/ner-en.tmner", dir);
         }
         s->model = ner_load(path, err, sizeof err);
@@ -303,7 +289,7 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
         /* the shipped model was trained with gazetteer features from the
          * base place and demonym lists: give it the same at tag time */
         if (ner_model_gaz_mask(s->model) && c->base_gazetteers) {
-            data_dir(dir, sizeof dir, "gazetteers");
+            tm_plugin_data_dir(dir, sizeof dir, "gazetteers");
             static const char *const names[] = {"geonames.tsv", "demonyms.tsv"};
             char gpath[2][PATH_MAX + 64];
             const char *glists[2] = {gpath[0], gpath[1]};

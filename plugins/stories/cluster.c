@@ -1020,6 +1020,28 @@ static bool in_window(const st_engine *e, const story *s, int date)
     return date <= s->last + w && date >= s->first - w;
 }
 
+/* The story's entry among this document's candidates, added (empty) on
+ * first sight; NULL when memory runs out. */
+static cand *cand_of(st_engine *e, const story *s)
+{
+    uint64_t slot = (uint64_t)(s - e->stories) + 1;
+    uint64_t *c = st_map_get(&e->acc, slot);
+    if (c)
+        return &e->cands[*c];
+    if (e->n_cands == e->cap_cands) {
+        size_t cap = e->cap_cands ? e->cap_cands * 2 : 256;
+        cand *g = realloc(e->cands, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        e->cands = g;
+        e->cap_cands = cap;
+    }
+    if (!st_map_put(&e->acc, slot, e->n_cands))
+        return NULL;
+    e->cands[e->n_cands] = (cand){(uint32_t)(slot - 1), 0, 0};
+    return &e->cands[e->n_cands++];
+}
+
 static story *gram_story(st_engine *e, uint32_t owner)
 {
     uint64_t *r = st_map_get(&e->owners, owner & ~GRAM_COMMON);
@@ -1044,23 +1066,10 @@ static int count_grams(st_engine *e)
         story *s = gram_story(e, (uint32_t)x);
         if (!s || !in_window(e, s, e->d.date))
             continue;
-        uint64_t slot = (uint64_t)(s - e->stories) + 1;
-        uint64_t *c = st_map_get(&e->acc, slot);
-        if (c) {
-            e->cands[*c].shared++;
-            continue;
-        }
-        if (e->n_cands == e->cap_cands) {
-            size_t cap = e->cap_cands ? e->cap_cands * 2 : 256;
-            cand *gr = realloc(e->cands, cap * sizeof *gr);
-            if (!gr)
-                return -4;
-            e->cands = gr;
-            e->cap_cands = cap;
-        }
-        if (!st_map_put(&e->acc, slot, e->n_cands))
+        cand *c = cand_of(e, s);
+        if (!c)
             return -4;
-        e->cands[e->n_cands++] = (cand){(uint32_t)(slot - 1), 0, 1};
+        c->shared++;
     }
     /* a shared sentence weighs in the choice of candidates like a key term */
     for (size_t i = 0; i < e->n_cands; i++)
@@ -1112,23 +1121,10 @@ static int candidates(st_engine *e)
             story *s = st__slot_story(e, l->e[j]);
             if (!s || !in_window(e, s, e->d.date))
                 continue;
-            uint64_t slot = (uint64_t)(s - e->stories) + 1;
-            uint64_t *c = st_map_get(&e->acc, slot);
-            if (c) {
-                e->cands[*c].acc += keys[i].w;
-                continue;
-            }
-            if (e->n_cands == e->cap_cands) {
-                size_t cap = e->cap_cands ? e->cap_cands * 2 : 256;
-                cand *g = realloc(e->cands, cap * sizeof *g);
-                if (!g)
-                    return -4;
-                e->cands = g;
-                e->cap_cands = cap;
-            }
-            if (!st_map_put(&e->acc, slot, e->n_cands))
+            cand *c = cand_of(e, s);
+            if (!c)
                 return -4;
-            e->cands[e->n_cands++] = (cand){(uint32_t)(slot - 1), keys[i].w, 0};
+            c->acc += keys[i].w;
         }
     }
     return count_grams(e);

@@ -3,14 +3,15 @@
  * see). With `state:`, the open stories and the document frequencies are
  * kept in STATE/stories-NAME.sqlite, saved only after the outputs are
  * committed (store.h). */
-#define _GNU_SOURCE /* dladdr: find the model beside this plugin */
+#define _GNU_SOURCE /* dladdr (datadir.h): find the model beside this plugin */
 #include "cluster.h"
 #include "store.h"
+
+#include "datadir.h"
 
 #include "textmill/plugin.h"
 
 #include <cjson/cJSON.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -74,22 +75,6 @@ static void fini(void *st)
     s->host->free(s);
 }
 
-/* The directory of the models, beside the plugin directory (build tree and
- * install alike). */
-static void models_dir(char *out, size_t n)
-{
-    Dl_info info;
-    snprintf(out, n, ".");
-    if (dladdr((void *)models_dir, &info) && info.dli_fname) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s", info.dli_fname);
-        char *slash = strrchr(path, '/');
-        if (slash)
-            *slash = 0;
-        snprintf(out, n, "%s/../models", path);
-    }
-}
-
 static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
 {
     const config *c = cfgp;
@@ -103,7 +88,7 @@ static int init(tm_ctx *ctx, const tm_host *h, const void *cfgp, void **out)
     if (c->model)
         snprintf(dir, sizeof dir, "%s", c->model);
     else
-        models_dir(dir, sizeof dir);
+        tm_plugin_data_dir(dir, sizeof dir, "models");
     s->model = st_model_load(dir, err, sizeof err);
     if (!s->model) {
         h->error(ctx, "model: %s", err);
