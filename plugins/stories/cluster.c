@@ -131,7 +131,7 @@ static void docv_free(docv *d)
     sv_free(&d->body);
     sv_free(&d->names);
     free(d->words);
-    free(d->arena);
+    free(d->strings.p);
 }
 
 void st_engine_free(st_engine *e)
@@ -229,20 +229,10 @@ static bool doc_word(docv *d, uint32_t term, uint8_t name, const char *s, size_t
         d->words = w;
         d->cap_words = cap;
     }
-    if (d->alen + n + 1 > d->acap) {
-        size_t cap = d->acap ? d->acap * 2 : 4096;
-        while (cap < d->alen + n + 1)
-            cap *= 2;
-        char *a = realloc(d->arena, cap);
-        if (!a)
-            return false;
-        d->arena = a;
-        d->acap = cap;
-    }
-    d->words[d->n_words++] = (word_ref){term, name, (uint32_t)d->alen};
-    memcpy(d->arena + d->alen, s, n);
-    d->arena[d->alen + n] = 0;
-    d->alen += n + 1;
+    uint32_t off;
+    if (!st_strings_add(&d->strings, s, n, &off))
+        return false;
+    d->words[d->n_words++] = (word_ref){term, name, off};
     return true;
 }
 
@@ -270,7 +260,7 @@ static const char *doc_word_of(const docv *d, uint32_t term, uint8_t name)
 {
     const dslot *x = tab_find(d, term);
     uint32_t off = !x ? 0 : name ? x->name_word : x->word;
-    return off ? d->arena + off - 1 : NULL;
+    return off ? d->strings.p + off - 1 : NULL;
 }
 
 /* The document's terms in one table, so that comparing it with a story
@@ -514,7 +504,7 @@ static int build_doc(st_engine *e, const st_input *in)
     sv_clear(&d->title);
     sv_clear(&d->body);
     sv_clear(&d->names);
-    d->n_words = d->alen = 0;
+    d->n_words = d->strings.len = 0;
     d->date = in->date;
     d->source = in->source && *in->source ? st_hash(in->source, strlen(in->source), 3) : 0;
     if (title_terms(e, in) != 0 || body_terms(e, in) != 0 || name_terms(e, in) != 0 ||
@@ -1252,7 +1242,7 @@ static void evidence(st_engine *e, const story *s, const double *f, int set, st_
         double x = sv_get(&s->body, wr->term) * sv_get(&d->body, wr->term) +
                    sv_get(&s->title, wr->term) * sv_get(&d->title, wr->term);
         if (x > 0)
-            sh[n++] = (shared){d->arena + wr->off, x};
+            sh[n++] = (shared){d->strings.p + wr->off, x};
     }
     qsort(sh, n, sizeof *sh, by_shared);
     r->n_shared_terms = 0;

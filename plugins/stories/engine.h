@@ -67,7 +67,7 @@ typedef struct story {
 typedef struct word_ref {
     uint32_t term;
     uint8_t name;
-    uint32_t off; /* in the document's arena */
+    uint32_t off; /* in the document's strings */
 } word_ref;
 
 /* A document as vectors, with the strings of its terms for showing. */
@@ -84,7 +84,7 @@ typedef struct key {
 typedef struct dslot {
     uint32_t term; /* 0 empty */
     float title, body, name;
-    uint32_t word, name_word; /* offsets + 1 of the strings in the arena; 0 none */
+    uint32_t word, name_word; /* offsets + 1 in the document's strings; 0 none */
 } dslot;
 
 typedef struct docv {
@@ -93,8 +93,7 @@ typedef struct docv {
     size_t tab_cap;
     word_ref *words;
     size_t n_words, cap_words;
-    char *arena;
-    size_t alen, acap;
+    st_strings strings; /* the words' and names' strings (word_ref.off) */
     int date;
     uint32_t source;
     key keys[KEYS_MAX];

@@ -40,7 +40,7 @@ typedef struct cache_entry {
                     * keep more of the cache in the CPU's; a false match is
                     * about one per 10^9 words) */
     uint32_t term; /* 0: a stop word or nothing left */
-    uint32_t word; /* offset of the folded word in the arena */
+    uint32_t word; /* offset of the folded word in `folded` */
     uint32_t fold; /* hash of the folded word, stop words too */
 } cache_entry;
 
@@ -54,8 +54,7 @@ struct st_terms {
     struct sb_stemmer *stem;
     cache_entry *cache;
     size_t cache_cap, cache_n;
-    char *arena;
-    size_t arena_len, arena_cap;
+    st_strings folded; /* the folded words the cache entries point into */
     uint64_t *stops; /* hashes of folded stop words, sorted */
     size_t n_stops;
     /* per call */
@@ -129,7 +128,7 @@ st_terms *st_terms_new(void)
 
 size_t st_terms_bytes(const st_terms *t)
 {
-    return t->cache_cap * sizeof *t->cache + t->arena_cap + t->seq_cap * sizeof *t->seq +
+    return t->cache_cap * sizeof *t->cache + t->folded.cap + t->seq_cap * sizeof *t->seq +
            t->slot_cap * sizeof *t->slots + t->out_cap * sizeof *t->out;
 }
 
@@ -140,7 +139,7 @@ void st_terms_free(st_terms *t)
     if (t->stem)
         sb_stemmer_delete(t->stem);
     free(t->cache);
-    free(t->arena);
+    free(t->folded.p);
     free(t->stops);
     free(t->out);
     free(t->slots);
@@ -172,22 +171,22 @@ static bool grow_cache(st_terms *t)
     return true;
 }
 
-static bool arena_add(st_terms *t, const char *s, size_t n, uint32_t *off)
+bool st_strings_add(st_strings *a, const char *s, size_t n, uint32_t *off)
 {
-    if (t->arena_len + n + 1 > t->arena_cap) {
-        size_t cap = t->arena_cap ? t->arena_cap * 2 : 1u << 16;
-        while (cap < t->arena_len + n + 1)
+    if (a->len + n + 1 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 4096;
+        while (cap < a->len + n + 1)
             cap *= 2;
-        char *a = realloc(t->arena, cap);
-        if (!a)
+        char *p = realloc(a->p, cap);
+        if (!p)
             return false;
-        t->arena = a;
-        t->arena_cap = cap;
+        a->p = p;
+        a->cap = cap;
     }
-    *off = (uint32_t)t->arena_len;
-    memcpy(t->arena + t->arena_len, s, n);
-    t->arena[t->arena_len + n] = 0;
-    t->arena_len += n + 1;
+    *off = (uint32_t)a->len;
+    memcpy(a->p + a->len, s, n);
+    a->p[a->len + n] = 0;
+    a->len += n + 1;
     return true;
 }
 
@@ -257,7 +256,7 @@ static cache_entry *lookup(st_terms *t, const char *w, size_t n)
         int sl = st ? sb_stemmer_length(t->stem) : 0;
         if (sl > 0) {
             e.term = st_hash((const char *)st, (size_t)sl, 1);
-            if (!arena_add(t, t->fold, fl, &e.word))
+            if (!st_strings_add(&t->folded, t->fold, fl, &e.word))
                 return NULL;
         }
     }
@@ -284,7 +283,7 @@ static bool add_term(st_terms *t, uint32_t term, uint32_t word, size_t *n_out)
         t->out = o;
         t->out_cap = cap;
     }
-    /* words are stored as offsets until the end: the arena may move */
+    /* words are stored as offsets until the end: `folded` may move */
     t->out[*n_out] = (st_term){.term = term, .count = 1, .word = (const char *)(uintptr_t)word};
     t->slots[j] = (slot){.term = term, .gen = t->gen, .ix = (uint32_t)*n_out};
     (*n_out)++;
@@ -309,7 +308,7 @@ long st_terms_of(st_terms *t, const char *text, size_t len, size_t max_words, st
     if (t->cache_n > CACHE_MAX) { /* a vocabulary this large is mostly noise: start again */
         memset(t->cache, 0, t->cache_cap * sizeof *t->cache);
         t->cache_n = 0;
-        t->arena_len = 0;
+        t->folded.len = 0;
     }
     /* at most one distinct term per word: size the table for the words */
     /* a word takes two bytes at least (a letter and a separator) */
@@ -396,7 +395,7 @@ long st_terms_of(st_terms *t, const char *text, size_t len, size_t max_words, st
             return -1;
     }
     for (size_t k = 0; k < n_out; k++)
-        t->out[k].word = t->arena + (uintptr_t)t->out[k].word;
+        t->out[k].word = t->folded.p + (uintptr_t)t->out[k].word;
     *out = t->out;
     return (long)n_out;
 }

@@ -7,6 +7,7 @@
 #ifndef STORIES_TERMS_H
 #define STORIES_TERMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,16 @@ uint32_t st_hash(const char *s, size_t n, uint32_t kind);
 /* The term of a name: people's names are odd, other names even, so that
  * one vector holds both and a comparison can tell them apart. */
 uint32_t st_name_term(const char *folded, size_t n, int person);
+
+/* NUL-terminated strings appended to one buffer and known by their offset
+ * (the buffer moves as it grows: keep offsets, not pointers). */
+typedef struct st_strings {
+    char *p;
+    size_t len, cap;
+} st_strings;
+/* Appends s[0, n) and a NUL; *off is where it starts. false when memory runs
+ * out. */
+bool st_strings_add(st_strings *a, const char *s, size_t n, uint32_t *off);
 
 /* Folds a name (case and accents) into out (capacity cap); returns its
  * length, 0 when it has no letter or digit or does not fit. */
