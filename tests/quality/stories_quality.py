@@ -18,6 +18,8 @@ import itertools, json, os, random, re, subprocess, sys, tempfile
 
 tm, tool, src = (os.path.abspath(a) for a in sys.argv[1:4])
 sys.path.insert(0, os.path.join(src, "tools", "stories"))
+sys.path.insert(0, os.path.join(src, "tests"))
+from tap import Tap  # noqa: E402
 import score  # noqa: E402
 from train import held_out  # noqa: E402
 
@@ -32,17 +34,8 @@ GVA_MIN = (0.90, 0.75)
 ECB_MIN = (0.78, 0.70)
 PAIRS_MIN = 0.82
 MAX_OTHER_MERGED = 20
-fails = n_checks = 0
-
-
-def check(what, cond, detail=""):
-    global fails, n_checks
-    n_checks += 1
-    print(("ok" if cond else "not ok") + f" {n_checks} - {what}", flush=True)
-    if not cond:
-        fails += 1
-        if detail:
-            print("#   " + str(detail)[:2000])
+tap = Tap()
+check = tap.check
 
 
 def run_pipeline(name, source, stages, out):
@@ -183,5 +176,4 @@ if not os.path.isfile(os.path.join(shared, "data", "stories", "docs.jsonl")):
           "stories are not in the repository)")
 else:
     pairs(streams(prepare_heldout()))
-print(f"1..{n_checks}")
-sys.exit(1 if fails else 0)
+tap.finish()
